@@ -1,0 +1,252 @@
+"""Shared passes: the model copies and forward/backward passes that several proxies read.
+
+One ``ProxyContext`` is made per call of ``compute_proxies``. It never modifies the caller's model: every pass
+runs on a deep copy. The expensive work is done lazily, once, and cached:
+
+- ``data_pass``: one forward of the minibatch through a copy with BatchNorm kept in train mode, then up to
+  three backwards of that same forward, each only when a requested proxy needs it:
+  the loss gradient dL/dW of every scored weight (grad_norm, snip, plain, fisher's activation gradients,
+  grasp's first half), the input gradient of the summed logits (jacob_cov), and the Hessian-gradient product
+  H·g (grasp's second half, which needs the loss gradient built with ``create_graph``).
+- ``bn_free_copy``: the copy synflow scores (BatchNorm removed as the reference removes it).
+
+Scored layers are the reference's: every ``nn.Conv2d`` and ``nn.Linear`` in ``model.modules()`` order, weights
+only (no biases, no BatchNorm parameters), unless the caller passes other ``layer_types``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+#: The layer kinds the reference scores.
+DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
+
+#: Attribute a model sets on a BatchNorm module that the reference keeps when it "removes" BatchNorm
+#: (NAS-Bench-201's reduction blocks ignore ``use_bn``). ``bn_removal="reference"`` honours it.
+KEEP_WHEN_BN_REMOVED = "zcnas_keep_when_bn_removed"
+
+
+class NotFinite(Exception):
+    """Raised by a proxy whose score is undefined; the result becomes NaN with this reason."""
+
+
+def scored_layers(model: nn.Module, layer_types: tuple[type[nn.Module], ...]) -> list[nn.Module]:
+    """The layers whose weights a proxy scores, in ``model.modules()`` order."""
+    return [m for m in model.modules() if isinstance(m, layer_types) and getattr(m, "weight", None) is not None]
+
+
+def fan_in(weight: torch.Tensor) -> int:
+    """Elements per output channel: C_in/groups·kh·kw for a conv, in_features for a Linear."""
+    return int(weight[0].numel())
+
+
+def remove_batchnorm(model: nn.Module, mode: str = "reference") -> int:
+    """Replace BatchNorm modules of ``model`` (in place) by ``nn.Identity``; return how many were replaced.
+
+    ``mode="reference"`` keeps modules flagged with ``KEEP_WHEN_BN_REMOVED`` as the reference does for
+    NAS-Bench-201's reduction blocks; ``mode="all"`` removes every BatchNorm.
+    """
+    if mode not in ("reference", "all"):
+        raise ValueError(f"bn_removal={mode!r} is not allowed; use 'reference' or 'all'")
+    replaced = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                if mode == "reference" and getattr(child, KEEP_WHEN_BN_REMOVED, False):
+                    continue
+                setattr(parent, child_name, nn.Identity())
+                replaced += 1
+    return replaced
+
+
+def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """The device and floating dtype of a model's first floating parameter (CPU/float32 if it has none)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.device, p.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+@dataclass
+class DataPass:
+    """What one forward/backward of the minibatch produced, per scored layer of the copy."""
+
+    layers: list[nn.Module]
+    weights: list[torch.Tensor]
+    weight_grads: list[torch.Tensor | None] | None = None
+    fisher_channels: list[torch.Tensor | None] | None = None
+    hessian_grads: list[torch.Tensor | None] | None = None
+    input_grad: torch.Tensor | None = None
+
+
+@dataclass
+class ProxyContext:
+    """Inputs of one scoring call and the lazily computed passes that proxies share.
+
+    Args:
+        model: the caller's model; read, never modified.
+        inputs: the minibatch, already on the model's device and dtype.
+        targets: the labels, or None.
+        loss_fn: ``loss_fn(logits, targets) -> scalar``.
+        needs: the union of the passes the requested proxies read; decides which backwards the shared data
+            pass runs.
+        layer_types: the layer kinds whose weights are scored.
+        generator: a seeded generator for proxies that draw random numbers.
+    """
+
+    model: nn.Module
+    inputs: torch.Tensor
+    targets: torch.Tensor | None
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    needs: frozenset[str]
+    layer_types: tuple[type[nn.Module], ...] = DEFAULT_LAYER_TYPES
+    generator: torch.Generator | None = None
+    pass_seconds: dict[str, float] = field(default_factory=dict)
+    readers: dict[str, set[str]] = field(default_factory=dict)
+    current_proxy: str = ""
+    _cache: dict = field(default_factory=dict)
+
+    def copy_model(self) -> nn.Module:
+        """A fresh deep copy of the caller's model in train mode with every parameter requiring grad."""
+        try:
+            net = copy.deepcopy(self.model)
+        except Exception as exc:  # pragma: no cover - depends on exotic user models
+            raise ValueError(f"the model cannot be deep-copied, which scoring needs: {exc}") from exc
+        net.train()
+        for p in net.parameters():
+            p.requires_grad_(True)
+        return net
+
+    def _timed(self, key: str, build: Callable[[], object]) -> object:
+        self.readers.setdefault(key, set()).add(self.current_proxy)
+        if key not in self._cache:
+            start = time.perf_counter()
+            self._cache[key] = build()
+            self.pass_seconds[key] = time.perf_counter() - start
+        return self._cache[key]
+
+    def data_pass(self, temperature: float = 1.0) -> DataPass:
+        """The shared forward/backward on the minibatch (BatchNorm kept, train mode), computed once."""
+        key = "data_pass" if temperature == 1.0 else f"data_pass_T{temperature}"
+        return self._timed(key, lambda: self._run_data_pass(temperature))  # type: ignore[return-value]
+
+    def bn_free_copy(self, bn_removal: str = "reference") -> nn.Module:
+        """A copy with BatchNorm removed the reference's way (synflow's model)."""
+        net = self.copy_model()
+        remove_batchnorm(net, bn_removal)
+        return net
+
+    def _run_data_pass(self, temperature: float) -> DataPass:
+        needs = self.needs if temperature == 1.0 else frozenset({"loss_grad", "hessian_grad"})
+        need_loss = bool(needs & {"loss_grad", "fisher", "hessian_grad"})
+        need_hessian = "hessian_grad" in needs
+        need_fisher = "fisher" in needs
+        need_jacobian = "input_jacobian" in needs
+
+        net = self.copy_model()
+        layers = scored_layers(net, self.layer_types)
+        weights = [layer.weight for layer in layers]
+        result = DataPass(layers=layers, weights=weights)
+
+        x = self.inputs.detach().clone().requires_grad_(need_jacobian)
+        outputs: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(layers))}
+        handles = []
+        if need_fisher:
+            for i, layer in enumerate(layers):
+                handles.append(layer.register_forward_hook(_recorder(outputs[i])))
+        try:
+            logits = run_forward(net, x)
+        finally:
+            for handle in handles:
+                handle.remove()
+
+        n_backwards = int(need_loss) + int(need_jacobian) + int(need_hessian)
+        if need_loss:
+            if self.targets is None:
+                raise ValueError("this proxy needs targets (labels); pass targets=... to compute_proxies")
+            loss = self.loss_fn(logits / temperature, self.targets)
+            flat_acts = [t for i in range(len(layers)) for t in outputs[i]]
+            n_backwards -= 1
+            grads = torch.autograd.grad(
+                loss,
+                weights + flat_acts,
+                allow_unused=True,
+                create_graph=need_hessian,
+                retain_graph=n_backwards > 0,
+            )
+            weight_grads = list(grads[: len(weights)])
+            result.weight_grads = [None if g is None else g.detach() for g in weight_grads]
+            if need_fisher:
+                act_grads = iter(grads[len(weights):])
+                result.fisher_channels = [
+                    _fisher_channels(outputs[i], [next(act_grads) for _ in outputs[i]]) for i in range(len(layers))
+                ]
+        if need_jacobian:
+            n_backwards -= 1
+            (jac,) = torch.autograd.grad(logits.sum(), x, retain_graph=n_backwards > 0)
+            result.input_grad = jac.detach()
+        if need_hessian:
+            z = None
+            for g in weight_grads:
+                if g is not None and g.requires_grad:
+                    term = (g.detach() * g).sum()
+                    z = term if z is None else z + term
+            if z is None:
+                result.hessian_grads = [None] * len(weights)
+            else:
+                hg = torch.autograd.grad(z, weights, allow_unused=True)
+                result.hessian_grads = [None if h is None else h.detach() for h in hg]
+        return result
+
+
+def _recorder(store: list[torch.Tensor]):
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        store.append(output)
+
+    return hook
+
+
+def _fisher_channels(acts: list[torch.Tensor], grads: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """Per output channel: ½·mean_n(s_{n,c}²) with s = Σ_spatial z·∂L/∂z, summed over calls of the layer."""
+    total = None
+    for z, g in zip(acts, grads):
+        if g is None:
+            continue
+        prod = z.detach() * g.detach()
+        s = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+        value = s.pow(2).mean(0).mul(0.5)
+        total = value if total is None else total + value
+    return total
+
+
+def run_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Forward ``x`` through ``net``; a shape mismatch becomes one clear ValueError."""
+    try:
+        out = net(x)
+    except RuntimeError as exc:
+        message = str(exc).splitlines()[0]
+        raise ValueError(
+            f"the model could not run on inputs of shape {tuple(x.shape)} ({x.dtype}): {message}"
+        ) from exc
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"the model must return one tensor of logits; it returned {type(out).__name__}")
+    return out
+
+
+def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy, as the reference uses; class indices out of range give one clear ValueError."""
+    if not targets.is_floating_point():
+        n_classes = logits.shape[-1]
+        if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= n_classes):
+            raise ValueError(
+                f"targets must be class indices in 0..{n_classes - 1} for a model with {n_classes} outputs; "
+                f"got values from {int(targets.min())} to {int(targets.max())}"
+            )
+    return F.cross_entropy(logits, targets)
