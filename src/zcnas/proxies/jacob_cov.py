@@ -22,7 +22,7 @@ def jacobian_score(jacobian: np.ndarray, k: float = 1e-5, eigen_solver: str = "e
     Example:
         >>> import numpy as np
         >>> round(jacobian_score(np.eye(3)), 3)  # correlation of 3 orthogonal rows: eigenvalues 1.5, 1.5, 0
-        -100001.811
+        -99990.631
     """
     if eigen_solver not in ("eig", "eigvalsh"):
         raise ValueError(f"jacob_cov eigen_solver={eigen_solver!r} is not allowed; use 'eig' (reference) or 'eigvalsh'")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 #: The layer kinds the reference scores.
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)

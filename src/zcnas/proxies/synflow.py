@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from zcnas.proxies.passes import ProxyContext, NotFinite, remove_batchnorm, run_forward, scored_layers
+from zcnas.proxies.passes import NotFinite, ProxyContext, remove_batchnorm, run_forward, scored_layers
 from zcnas.proxies.registry import register_proxy
 
 _PAPER = "Tanaka et al., SynFlow, NeurIPS 2020 (as used by Abdelfattah et al., ICLR 2021)"
