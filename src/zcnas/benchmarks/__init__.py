@@ -1,1 +1,34 @@
-"""zcnas.benchmarks."""
+"""zcnas.benchmarks: ground truth tables (architecture -> accuracy per dataset and metric).
+
+Example:
+    >>> from zcnas.benchmarks import load_nb201
+    >>> table = load_nb201()  # doctest: +SKIP
+    >>> table.accuracy(6111, "cifar10_test_200ep")  # doctest: +SKIP
+    94.373333
+"""
+
+from __future__ import annotations
+
+from zcnas.benchmarks.nb201 import (
+    NB201_CSV,
+    NB201_OPS,
+    NB201_SIZE,
+    BenchmarkIndexError,
+    BenchmarkKeyError,
+    NB201Table,
+    is_nb201_arch,
+    load_nb201,
+    load_nb201_official,
+)
+
+__all__ = [
+    "NB201_CSV",
+    "NB201_OPS",
+    "NB201_SIZE",
+    "BenchmarkIndexError",
+    "BenchmarkKeyError",
+    "NB201Table",
+    "is_nb201_arch",
+    "load_nb201",
+    "load_nb201_official",
+]

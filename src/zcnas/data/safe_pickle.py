@@ -13,7 +13,7 @@ import io
 import pickle
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Union
 
 __all__ = [
     "CONTAINER_GLOBALS",
@@ -24,6 +24,11 @@ __all__ = [
     "restricted_load",
     "restricted_loads",
 ]
+
+
+Resolvers = Mapping[tuple[str, str], Callable[[], Any]]
+#: One allow-list (``(module, name) -> zero-argument resolver``) or several to merge.
+AllowList = Union[Resolvers, Iterable[Resolvers]]
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -96,7 +101,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def __init__(
         self,
         file: IO[bytes],
-        allowed: Mapping[tuple[str, str], Callable[[], Any]],
+        allowed: Resolvers,
         *,
         source: str = "the pickle",
         **kwargs: Any,
@@ -128,8 +133,9 @@ def source_name(source: str) -> str:
 
 def restricted_load(
     file: IO[bytes] | str | Path,
-    allowed: Iterable[Mapping[tuple[str, str], Callable[[], Any]]]
-    | Mapping[tuple[str, str], Callable[[], Any]],
+    allowed: AllowList,
+    *,
+    source: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """Unpickle a file (path or binary file object) allowing only the given globals.
@@ -137,6 +143,7 @@ def restricted_load(
     Args:
         file: A path or an open binary file.
         allowed: One allow-list mapping, or several to merge (e.g. ``[NUMPY_ARRAY_GLOBALS, CONTAINER_GLOBALS]``).
+        source: Name of the data for error messages (default: the path, or "the pickle").
         **kwargs: Passed to :class:`pickle.Unpickler` (e.g. ``encoding="bytes"``).
 
     Returns:
@@ -153,14 +160,13 @@ def restricted_load(
     merged = _merge(allowed)
     if isinstance(file, (str, Path)):
         with open(file, "rb") as handle:
-            return RestrictedUnpickler(handle, merged, source=str(file), **kwargs).load()
-    return RestrictedUnpickler(file, merged, **kwargs).load()
+            return RestrictedUnpickler(handle, merged, source=source or str(file), **kwargs).load()
+    return RestrictedUnpickler(file, merged, source=source or "the pickle", **kwargs).load()
 
 
 def restricted_loads(
     data: bytes,
-    allowed: Iterable[Mapping[tuple[str, str], Callable[[], Any]]]
-    | Mapping[tuple[str, str], Callable[[], Any]],
+    allowed: AllowList,
     **kwargs: Any,
 ) -> Any:
     """Unpickle bytes allowing only the given globals (see :func:`restricted_load`).
@@ -174,8 +180,7 @@ def restricted_loads(
 
 
 def _merge(
-    allowed: Iterable[Mapping[tuple[str, str], Callable[[], Any]]]
-    | Mapping[tuple[str, str], Callable[[], Any]],
+    allowed: AllowList,
 ) -> dict[tuple[str, str], Callable[[], Any]]:
     if isinstance(allowed, Mapping):
         return dict(allowed)
