@@ -203,7 +203,7 @@ VOTE_T = [1.0, 2.0, 3.0, 3.0]
 def test_vote_hand_example_single_voter_wins() -> None:
     cols = {"synflow": [1, 2, 3, 0], "jacob_cov": [1, 1, 2, 3], "snip": [1, 1, 3, 0]}
     # (A,B): -,0,0 -> - right; (A,C): -,-,- right; (A,D): +,-,+ wrong; (B,C): -,-,- right; (B,D): +,-,+ wrong.
-    r = vote_agreement(cols, VOTE_T)
+    r = vote_agreement(cols, VOTE_T, rule="plurality")
     assert (r.value, r.n_correct, r.n_pairs, r.n_undecided, r.n, r.n_dropped) == (0.6, 3.0, 5, 0, 4, 0)
     # REF semantics: (A,B) has fewer than 2 votes on either side -> half credit: 2.5 / 5.
     ref = vote_agreement(cols, VOTE_T, rule="reference")
@@ -214,7 +214,7 @@ def test_vote_hand_example_single_voter_wins() -> None:
 def test_vote_hand_example_tied_majority_is_not_correct() -> None:
     cols = {"synflow": [1, 2, 3, 0], "jacob_cov": [1, 1, 2, 3], "snip": [2, 1, 3, 0]}
     # (A,B): -,0,+ -> tie, not correct; (A,C) right; (A,D) wrong; (B,C) right; (B,D) wrong -> 2 / 5.
-    r = vote_agreement(cols, VOTE_T)
+    r = vote_agreement(cols, VOTE_T, rule="plurality")
     assert (r.value, r.n_undecided, r.n_pairs) == (0.4, 1, 5)
     assert vote_agreement(cols, VOTE_T, rule="reference").value == 0.5
 
@@ -228,7 +228,7 @@ def test_vote_matches_brute_force_on_200_items_with_ties(seed: int) -> None:
             [("synflow", 0.8), ("jacob_cov", 1.0), ("snip", 1.5)]}  # heavily tied scores
     arrays = list(cols.values())
     expected, undecided = brute_vote(arrays, t)
-    r = vote_agreement(cols, t)
+    r = vote_agreement(cols, t, rule="plurality")
     assert r.value == pytest.approx(expected, abs=1e-15)
     assert r.n_undecided == undecided > 0
     assert vote_agreement(cols, t, rule="reference").value == pytest.approx(brute_reference(arrays, t))

@@ -382,7 +382,7 @@ def vote_agreement(
     score_columns: Mapping[str, Any] | pd.DataFrame,
     targets: Any,
     proxies: Sequence[str] = VOTE_PROXIES,
-    rule: VoteRule = "plurality",
+    rule: VoteRule = "reference",
     block_size: int | None = None,
 ) -> VoteResult:
     """The paper's "vote": the share of architecture pairs that a majority vote of proxies orders correctly.
@@ -392,13 +392,13 @@ def vote_agreement(
     paper prints it under the Spearman label (the abstract's 0.82). For a proper rank ensemble use
     ``spearman(rank_vote(...), targets)``.
 
-    Definition (``rule="plurality"``, the default): after dropping every architecture where a member score or
+    Definition (``rule="plurality"``): after dropping every architecture where a member score or
     the target is not finite, take every unordered pair (i, j) with different targets. Each proxy votes
     ``sign(score_i - score_j)``; a proxy with tied scores (sign 0) abstains. The vote is the sign of the sum
     of the votes. A pair is correct when that sign equals ``sign(target_i - target_j)``; a tied vote (equal
     numbers for and against, or everyone abstaining) is counted as not correct and stays in the denominator.
 
-    ``rule="reference"`` reproduces the REF notebook loop, which runs over ordered pairs and predicts "i
+    ``rule="reference"`` (the default: faithful to the paper's number) reproduces the REF notebook loop, which runs over ordered pairs and predicts "i
     better" when at least half the proxies have ``score_i - score_j > 0`` (so a tied proxy counts as a vote
     for "j better"). Per unordered pair this equals: a strict majority decides as above; when neither side
     reaches half of the members (with 3 proxies: any pair with fewer than two votes on either side) the pair
@@ -412,7 +412,7 @@ def vote_agreement(
         score_columns: mapping (or DataFrame) from proxy name to scores, all paired by position with targets.
         targets: true accuracies.
         proxies: the vote members; the default is the paper's synflow + jacob_cov + snip.
-        rule: "plurality" (default, see above) or "reference" (the REF notebook's tie behaviour).
+        rule: "reference" (default: the REF notebook's tie behaviour) or "plurality" (see above).
         block_size: rows per block; the default keeps a block near 4M pair cells. Any value gives the same
             result.
 
