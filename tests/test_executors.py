@@ -38,6 +38,10 @@ def raise_on_three(x: int) -> int:
     return x
 
 
+def always_die(_: int) -> int:
+    os._exit(3)
+
+
 def torch_threads(_: int) -> int:
     import torch
 
@@ -93,6 +97,15 @@ def test_a_worker_that_dies_fails_only_its_own_task(pool):
     assert pool.restarts > restarts
     # The restarted pool goes on working.
     assert dict(pool.map_unordered(square_plus, [2]))[2] == (2, 5)
+
+
+def test_workers_that_cannot_run_anything_stop_the_run():
+    with ProcessExecutor(workers=1, threads_per_worker=1, max_deaths_in_a_row=2) as executor:
+        results = executor.map_unordered(always_die, range(100))
+        _, first = next(results)
+        assert isinstance(first, TaskFailed) and first.kind == "worker_died"
+        with pytest.raises(RuntimeError, match="worker processes died on 2 tasks in a row"):
+            next(results)
 
 
 def test_an_exception_becomes_a_failure_in_every_local_executor(pool):

@@ -234,6 +234,13 @@ def test_automatic_compaction_and_buffering(tmp_path):
         store.append([row("tail")])
     assert len(ResultStore(folder, CONFIG, read_only=True).rows()) == 13  # close() flushed the tail
 
+    with ResultStore(tmp_path / "timed", CONFIG, flush_every=100, flush_seconds=0.05) as store:
+        store.append([row("a")])
+        assert part_files(tmp_path / "timed") == []
+        time.sleep(0.06)
+        store.append([row("b")])  # the oldest buffered row is old enough now
+        assert len(part_files(tmp_path / "timed")) == 1
+
 
 def test_pivot_spreads_one_seed(tmp_path):
     with ResultStore(tmp_path / "s", CONFIG) as store:
@@ -281,16 +288,18 @@ def test_full_disk_gives_one_sentence_and_keeps_earlier_rows(tmp_path, monkeypat
     monkeypatch.setattr(os, failing, no_space)
     with pytest.raises(StoreError) as info:
         store.append([row("b", value=2.0)])
-    monkeypatch.undo()
     assert str(info.value) == (
         f"cannot write results to {folder}: No space left on device; the rows written before are kept"
     )
-    assert list(folder.glob("*.tmp")) == []
-    store._buffer.clear()  # drop the unwritten row: simulate the run dying here
+    assert list(folder.glob("*.tmp")) == []  # no half-written part left behind
+    reader = ResultStore(folder, read_only=True)
+    assert reader.bad_parts == []
+    assert reader.rows()[["arch", "value"]].values.tolist() == [["a", 1.0]]
+    # Once there is room again, the rows kept in the buffer reach the disk.
+    monkeypatch.undo()
     store.close()
     with ResultStore(folder, CONFIG) as reopened:
-        assert reopened.bad_parts == []
-        assert reopened.rows()[["arch", "value"]].values.tolist() == [["a", 1.0]]
+        assert reopened.rows()[["arch", "value"]].values.tolist() == [["a", 1.0], ["b", 2.0]]
 
 
 WRITER = textwrap.dedent(

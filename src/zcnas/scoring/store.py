@@ -172,7 +172,7 @@ class ResultStore:
         >>> folder = pathlib.Path(tempfile.mkdtemp()) / "run"
         >>> with ResultStore(folder, {"batch_size": 64}) as store:
         ...     store.append([{"arch": "a", "proxy": "snip", "seed": 0, "value": 2.0, "status": "ok"}])
-        >>> ResultStore(folder, {"batch_size": 128})
+        >>> ResultStore(folder, {"batch_size": 128})  # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         ...
         zcnas.scoring.store.StoreError: output folder ... was made with batch_size=64, not 128; use another --out or the same settings
