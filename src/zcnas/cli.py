@@ -128,6 +128,8 @@ def score(
     data_folder: Optional[Path] = typer.Option(None, help="official CIFAR python folder for those sources"),
     reference_compatible: bool = typer.Option(False, help="the zero-cost reference's NB-201 cell (non-affine BN, conv bias)"),
     dtype: str = typer.Option("float32", help="float32 or float64"),
+    channels: int = typer.Option(16, help="stem channels C of the network (benchmark: 16)"),
+    cells_per_stage: int = typer.Option(5, help="cells per stage (benchmark: 5)"),
     option: list[str] = typer.Option([], help="proxy option, e.g. jacob_cov.eigen_solver=eigvalsh (repeatable)"),
     backend: str = typer.Option("inline", help="inline, process or ray"),
     workers: Optional[int] = typer.Option(None, help="processes (process backend) or local Ray CPUs"),
@@ -146,7 +148,7 @@ def score(
             proxies=tuple(resolve_names(proxies)), space=space, dataset=dataset, data_source=data_source,
             data_folder=str(data_folder) if data_folder else None, batch_size=batch_size, seed=seed,
             batch_mode=batch_mode, augment=augment, reference_compatible=reference_compatible, dtype=dtype,
-            options=_parse_options(option),
+            channels=channels, cells_per_stage=cells_per_stage, options=_parse_options(option),
         )
         if backend not in ("inline", "process", "ray"):
             raise UsageError(f"--backend {backend!r} is not allowed; use inline, process or ray")

@@ -1,0 +1,135 @@
+"""Benchmark: the paper's six proxies on seeded NB-201 cells at batch 64, shared passes vs the reference's way.
+
+Run:  .venv/bin/python benchmarks/bench_proxies.py [--cells 20] [--batch-size 64] [--repeats 1]
+
+For each cell, in the same run and interleaved (so machine noise hits both alike):
+- shared: ``zcnas.compute_proxies`` with the six at once (one forward; the loss gradient with create_graph,
+  the input gradient and the Hessian-gradient product from that same forward);
+- reference way: each proxy on its own deep copy with its own passes, as SamsungLabs/zero-cost-nas does
+  (grasp: a forward/backward for g, then a second forward with create_graph and the Hessian-gradient product).
+It prints the median per-cell seconds of each, their ratio, and the largest relative difference of the scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import zcnas
+from zcnas.data import minibatch
+from zcnas.proxies.jacob_cov import jacobian_score
+from zcnas.proxies.passes import DEFAULT_LAYER_TYPES, fan_in, remove_batchnorm, scored_layers
+from zcnas.spaces import nb201
+
+SIX = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+
+
+def _copy(net: nn.Module) -> nn.Module:
+    c = copy.deepcopy(net).train()
+    for p in c.parameters():
+        p.requires_grad_(True)
+    return c
+
+
+def _weights(net: nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in scored_layers(net, DEFAULT_LAYER_TYPES)]
+
+
+def _loss_grads(net: nn.Module, x, y, **kw):
+    w = _weights(net)
+    return w, torch.autograd.grad(F.cross_entropy(net(x), y), w, allow_unused=True, **kw)
+
+
+def reference_way(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Each proxy on its own copy with its own passes, as the reference runs them."""
+    out = {}
+    w, g = _loss_grads(_copy(net), x, y)
+    out["grad_norm"] = sum(float(gi.norm()) for gi in g if gi is not None)
+    w, g = _loss_grads(_copy(net), x, y)
+    out["snip"] = sum(float((wi.detach() * gi).abs().sum()) for wi, gi in zip(w, g) if gi is not None)
+
+    c = _copy(net)
+    w, g1 = _loss_grads(c, x, y)                               # pass 1: g
+    w, g2 = _loss_grads(c, x, y, create_graph=True)            # pass 2: graph of the gradient
+    z = sum((a.detach() * b).sum() for a, b in zip(g1, g2) if a is not None and b is not None and b.requires_grad)
+    hg = torch.autograd.grad(z, w, allow_unused=True)
+    out["grasp"] = sum(float((-wi.detach() * h).sum()) for wi, h in zip(w, hg) if h is not None)
+
+    c = _copy(net)
+    layers = scored_layers(c, DEFAULT_LAYER_TYPES)
+    acts: dict[int, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: acts.__setitem__(k, o)) for k, m in enumerate(layers)]
+    loss = F.cross_entropy(c(x), y)
+    for h in hooks:
+        h.remove()
+    keys = sorted(acts)
+    grads = torch.autograd.grad(loss, [acts[k] for k in keys], allow_unused=True)
+    fisher = 0.0
+    for k, gz in zip(keys, grads):
+        if gz is not None:
+            prod = acts[k].detach() * gz
+            s = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+            fisher += fan_in(layers[k].weight) * float(s.pow(2).mean(0).mul(0.5).abs().sum())
+    out["fisher"] = fisher
+
+    c = _copy(net)
+    xx = x.clone().requires_grad_(True)
+    (jac,) = torch.autograd.grad(c(xx).sum(), xx)
+    try:
+        out["jacob_cov"] = jacobian_score(jac.reshape(len(jac), -1).numpy())
+    except Exception:
+        out["jacob_cov"] = float("nan")
+
+    c = _copy(net)
+    remove_batchnorm(c, "reference")
+    with torch.no_grad():
+        for t in c.state_dict().values():
+            t.abs_()
+    c = c.double()
+    w = _weights(c)
+    g = torch.autograd.grad(c(torch.ones(1, *x.shape[1:], dtype=torch.float64)).sum(), w, allow_unused=True)
+    out["synflow"] = sum(float((wi.detach() * gi).abs().sum()) for wi, gi in zip(w, g) if gi is not None)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference-compatible", action="store_true")
+    args = parser.parse_args()
+
+    archs = nb201.sample(args.cells, np.random.default_rng(args.seed))
+    shared_t, ref_t, worst = [], [], 0.0
+    for i, arch in enumerate(archs):
+        net = nb201.build_model(arch, reference_compatible=args.reference_compatible, seed=i)
+        x, y = minibatch("cifar10", batch_size=args.batch_size, seed=i)
+        t0 = time.perf_counter()
+        shared = zcnas.compute_proxies(net, x, y, list(SIX))
+        t1 = time.perf_counter()
+        ref = reference_way(net, x, y)
+        t2 = time.perf_counter()
+        shared_t.append(t1 - t0)
+        ref_t.append(t2 - t1)
+        for name in SIX:
+            a, b = shared[name], ref[name]
+            if np.isfinite(a) and np.isfinite(b) and b != 0:
+                worst = max(worst, abs(a - b) / abs(b))
+            elif np.isfinite(a) != np.isfinite(b):
+                worst = float("inf")
+    ms, mr = statistics.median(shared_t), statistics.median(ref_t)
+    print(f"cells: {args.cells}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+    print(f"median s/cell  shared passes: {ms:.3f}   reference way: {mr:.3f}   speed-up: {mr / ms:.2f}x")
+    print(f"largest relative score difference (float32): {worst:.2e}")
+
+
+if __name__ == "__main__":
+    main()

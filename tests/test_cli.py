@@ -1,0 +1,87 @@
+"""The zcnas command end to end on a few cells: score, resume, correlate, and its errors (exit 2)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from zcnas.cli import app, read_arch_file
+from zcnas.scoring.store import ResultStore
+
+runner = CliRunner()
+FAST = ["--channels", "4", "--cells-per-stage", "1", "--batch-size", "8", "--quiet"]
+
+
+def test_score_then_correlate(tmp_path):
+    out = tmp_path / "c10"
+    args = ["score", "--sample", "6", "--seed", "1", "--proxies", "synflow,snip,jacob_cov,params", "--out", str(out)]
+    result = runner.invoke(app, args + FAST)
+    assert result.exit_code == 0, result.output
+    assert "6 architectures: 6 scored" in result.output
+    again = runner.invoke(app, args + FAST)
+    assert again.exit_code == 0 and "0 scored, 6 already done" in again.output
+    rows = ResultStore(out, read_only=True).rows()
+    assert len(rows) == 24
+
+    result = runner.invoke(app, ["correlate", str(out), "--target", "cifar10_test_200ep"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "report" / "correlation.csv", index_col=0)
+    assert set(table.index) == {"synflow", "snip", "jacob_cov", "params", "vote"}
+    assert table.loc["synflow", "n"] + table.loc["synflow", "n_nan"] == 6
+    assert (out / "report" / "scatter.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report" / "correlation.md").read_text()
+    assert "| synflow |" in md and "scatter.png" in md
+
+
+def test_indices_file_with_official_indices_and_strings(tmp_path):
+    f = tmp_path / "idx.txt"
+    f.write_text("# best CIFAR-10 and CIFAR-100 cells\n6111\n9930\n\n"
+                 "|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|\n")
+    archs = read_arch_file(f)
+    assert len(archs) == 3 and archs[2].endswith("skip_connect~2|")
+    result = runner.invoke(app, ["score", "--indices", str(f), "--proxies", "params", "--out", str(tmp_path / "o")] + FAST)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", "nb101", "--sample", "3"], "unknown space 'nb101'"),
+        (["--sample", "3", "--all"], "exactly one of --all, --sample"),
+        (["--sample", "0"], "--sample 0 is out of range"),
+        (["--sample", "3", "--proxies", "synflw"], "unknown proxy 'synflw'"),
+        (["--sample", "3", "--backend", "spark"], "--backend 'spark' is not allowed"),
+        (["--sample", "3", "--dataset", "cifar100", "--proxies", "snip"], "need CIFAR-100 images"),
+        (["--sample", "3", "--option", "jacob_cov"], "must read proxy.option=value"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_sentence(tmp_path, args, message):
+    result = runner.invoke(app, ["score", "--out", str(tmp_path / "x")] + args + FAST)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bad_index_file_names_the_line(tmp_path):
+    f = tmp_path / "idx.txt"
+    f.write_text("12\n20000\n")
+    result = runner.invoke(app, ["score", "--indices", str(f), "--out", str(tmp_path / "o")] + FAST)
+    assert result.exit_code == 2 and "idx.txt:2" in result.output and "20000" in result.output
+    f.write_text("|conv~0|\n")
+    result = runner.invoke(app, ["score", "--indices", str(f), "--out", str(tmp_path / "o")] + FAST)
+    assert result.exit_code == 2 and "idx.txt:1" in result.output
+    result = runner.invoke(app, ["score", "--indices", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_correlate_unknown_target(tmp_path):
+    out = tmp_path / "r"
+    runner.invoke(app, ["score", "--sample", "3", "--proxies", "params", "--out", str(out)] + FAST)
+    result = runner.invoke(app, ["correlate", str(out), "--target", "accuracy"])
+    assert result.exit_code == 2 and "target 'accuracy' is not in the benchmark table" in result.output
+
+
+def test_proxies_lists_the_registry():
+    result = runner.invoke(app, ["proxies"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("synflow", "jacob_cov", "fisher", "flops"))
