@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from zcnas.proxies.registry import register_proxy, unregister_proxy
 from zcnas.scoring.runner import ScoreSettings, plan_tasks, score_many
@@ -128,7 +129,12 @@ def test_a_cell_that_raises_is_recorded_and_retried(tmp_path):
 def test_process_backend_gives_the_inline_scores(tmp_path):
     archs = nb201.sample(4, np.random.default_rng(3))
     settings = tiny_settings(proxies=("snip", "synflow"))
-    score_many(archs, settings, tmp_path / "inline", quiet=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # workers run one thread each; equal thread counts give equal float sums
+    try:
+        score_many(archs, settings, tmp_path / "inline", quiet=True)
+    finally:
+        torch.set_num_threads(threads)
     score_many(archs, settings, tmp_path / "proc", quiet=True, backend="process", workers=2)
     a = ResultStore(tmp_path / "inline", read_only=True).pivot()
     b = ResultStore(tmp_path / "proc", read_only=True).pivot()
