@@ -562,6 +562,18 @@ def align_by_index(scores: pd.DataFrame, targets: pd.Series) -> tuple[pd.DataFra
     return scores.loc[common], targets.loc[common]
 
 
+def select_proxy_columns(scores: pd.DataFrame, proxies: Sequence[str] | None) -> list[str]:
+    """The proxy columns to use: ``proxies`` checked against ``scores``, or every numeric column when None."""
+    if proxies is None:
+        return [c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])]
+    if isinstance(proxies, str):
+        raise TypeError(f"proxies must be a sequence of column names, not the single string {proxies!r}.")
+    missing = [p for p in proxies if p not in scores.columns]
+    if missing:
+        raise KeyError(f"Proxy column(s) {missing} not in the score table; available: {list(scores.columns)}.")
+    return list(proxies)
+
+
 def _fraction_label(fraction: float) -> str:
     pct = round(float(fraction) * 100, 6)
     return f"{pct:g}"
@@ -617,15 +629,7 @@ def correlation_table(
     _check_fraction(fraction)
     _check_fraction(k_fraction)
     scores, targets = align_by_index(scores, targets)
-    if proxies is None:
-        proxies = [c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])]
-    else:
-        if isinstance(proxies, str):
-            raise TypeError(f"proxies must be a sequence of column names, not the single string {proxies!r}.")
-        missing = [p for p in proxies if p not in scores.columns]
-        if missing:
-            raise KeyError(f"Proxy column(s) {missing} not in the score table; available: {list(scores.columns)}.")
-        proxies = list(proxies)
+    proxies = select_proxy_columns(scores, proxies)
     f_lab = _fraction_label(fraction)
     kf_lab = _fraction_label(k_fraction)
     c_top_s, c_top_k, c_overlap = f"top{f_lab}_spearman", f"top{f_lab}_kendall", f"top{f_lab}_overlap"

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from zcnas.evaluation import align_by_index, spearman
+from zcnas.evaluation.rank import align_by_index, select_proxy_columns, spearman
 from zcnas.report._atomic import atomic_open
 
 if TYPE_CHECKING:
@@ -68,15 +68,7 @@ def scatter_figure(
     from matplotlib.figure import Figure
 
     scores, targets = align_by_index(scores, targets)
-    if proxies is None:
-        proxies = [c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])]
-    else:
-        if isinstance(proxies, str):
-            raise TypeError(f"proxies must be a sequence of column names, not the single string {proxies!r}.")
-        missing = [p for p in proxies if p not in scores.columns]
-        if missing:
-            raise KeyError(f"Proxy column(s) {missing} not in the score table; available: {list(scores.columns)}.")
-        proxies = list(proxies)
+    proxies = select_proxy_columns(scores, proxies)
     if not proxies:
         raise ValueError("There is no proxy column to plot; pass proxies=[...] or a table with numeric columns.")
     if int(ncols) < 1:
