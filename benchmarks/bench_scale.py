@@ -89,6 +89,7 @@ def memory(cells: int, seed: int) -> None:
         compute_proxy_results(net, x, y, list(SIX), errors="record")
         if i % 50 == 0:
             readings.append((i, rss_mib()))
+            print(f"[memory] {i} cells: RSS {readings[-1][1]:.0f} MiB", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     first, last = readings[0][1], readings[-1][1]
     print("[memory] RSS MiB every 50 cells: " + ", ".join(f"{i}:{m:.0f}" for i, m in readings))
