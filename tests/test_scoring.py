@@ -217,3 +217,17 @@ def test_committed_result_tables_have_the_documented_shape():
         for tag, n in expected.items():
             if tag in folder.name:
                 assert per_proxy.iloc[0] == n, folder
+
+
+def test_size_only_proxies_are_shared_by_op_counts(tmp_path):
+    a = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|nor_conv_1x1~2|"
+    b = "|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|none~2|"
+    assert nb201.op_counts(a) == nb201.op_counts(b) and nb201.canonical(a) != nb201.canonical(b)
+    score_many([a, b], tiny_settings(proxies=("synflow", "params", "flops")), tmp_path / "s", quiet=True)
+    rows = ResultStore(tmp_path / "s", read_only=True).rows().set_index(["arch", "proxy"])
+    assert rows.loc[(b, "params"), "shared_from"] == a and rows.loc[(b, "flops"), "shared_from"] == a
+    assert rows.loc[(b, "synflow"), "shared_from"] == ""
+    score_many([a, b], tiny_settings(proxies=("params", "flops")), tmp_path / "n", quiet=True, dedup=False)
+    plain = ResultStore(tmp_path / "n", read_only=True).rows().set_index(["arch", "proxy"])
+    for proxy in ("params", "flops"):
+        assert plain.loc[(b, proxy), "value"] == rows.loc[(b, proxy), "value"]

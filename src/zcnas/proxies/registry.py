@@ -47,6 +47,8 @@ class ProxySpec:
         dtype: "model" (the model's own dtype) or "float64".
         higher_is_better: the direction in which a larger score means a better architecture.
         data_free: the score depends only on the architecture and the init, not on the minibatch.
+        size_only: the score depends only on the layers' shapes (not on weights or wiring), so cells a space
+            gives the same ``size_key`` share it.
         passes: the shared passes the proxy reads (see ``zcnas.proxies.passes``).
         paper: where the proxy comes from.
         description: one line.
@@ -61,6 +63,7 @@ class ProxySpec:
     dtype: Literal["model", "float64"] = "model"
     higher_is_better: bool = True
     data_free: bool = False
+    size_only: bool = False
     passes: frozenset[str] = frozenset()
     paper: str = ""
     description: str = ""
@@ -80,6 +83,7 @@ def register_proxy(
     dtype: Literal["model", "float64"] = "model",
     higher_is_better: bool = True,
     data_free: bool = False,
+    size_only: bool = False,
     passes: tuple[str, ...] = (),
     paper: str = "",
     description: str = "",
@@ -108,7 +112,8 @@ def register_proxy(
             input_kind=input_kind,
             dtype=dtype,
             higher_is_better=higher_is_better,
-            data_free=data_free,
+            data_free=data_free or size_only,
+            size_only=size_only,
             passes=frozenset(passes),
             paper=paper,
             description=description,

@@ -39,7 +39,7 @@ def count_parameters(model: torch.nn.Module) -> int:
     "params",
     needs_labels=False,
     input_kind="none",
-    data_free=True,
+    size_only=True,
     paper="baseline",
     description="number of parameters (all of them)",
 )
@@ -68,7 +68,7 @@ def count_flops(model: torch.nn.Module, sample_shape: tuple[int, ...], dtype: to
     "flops",
     needs_labels=False,
     input_kind="ones",
-    data_free=True,
+    size_only=True,
     paper="baseline",
     description="forward FLOPs of one sample (FlopCounterMode: 2 per multiply-accumulate)",
 )

@@ -4,7 +4,8 @@ Each architecture is one task: build its network (init seeded from the run seed 
 minibatch, compute the proxies with shared passes, and return one row per proxy. Rows land in a
 ``ResultStore`` as tasks finish, so a killed run resumes where it stopped. Data-free proxies (synflow, params,
 flops, ...) are computed once per group of cells with the same ``dedup_key`` (isomorphic cells with the same
-op counts) and copied to the others with ``shared_from`` set, unless ``dedup=False``.
+op counts; for size-only proxies, params and flops, every cell with the same op counts) and copied to the others
+with ``shared_from`` set, unless ``dedup=False``.
 
 Example:
     >>> import tempfile
@@ -233,10 +234,12 @@ def _row(
     }
 
 
-def _dedup_key(space: str, arch: str) -> str:
+def _dedup_key(space: str, arch: str, proxy: str) -> str:
+    """Cells with equal keys share the proxy's data-free score: op counts for size-only proxies, else the
+    canonical form plus op counts."""
     from zcnas.spaces import nb201
 
-    return nb201.dedup_key(arch)
+    return nb201.size_key(arch) if get_proxy(proxy).size_only else nb201.dedup_key(arch)
 
 
 def _canonical_archs(space: str, archs: Iterable[str]) -> list[str]:
@@ -265,19 +268,17 @@ def plan_tasks(
     source_of: dict[tuple[str, str], str] = {}  # (group key, proxy) -> arch that computes or computed it
     if dedup:
         for arch in archs:  # a group member already done is the source for the rest of its group
-            key = _dedup_key(settings.space, arch)
             for p in free:
                 if (arch, p, seed) in done:
-                    source_of.setdefault((key, p), arch)
+                    source_of.setdefault((_dedup_key(settings.space, arch, p), p), arch)
     tasks = []
     for arch in archs:
         needed = []
-        key = _dedup_key(settings.space, arch) if dedup else arch
         for p in settings.proxies:
             if (arch, p, seed) in done:
                 continue
             if p in free and dedup:
-                source = source_of.setdefault((key, p), arch)
+                source = source_of.setdefault((_dedup_key(settings.space, arch, p), p), arch)
                 if source != arch:
                     followers.setdefault((source, p), []).append(arch)
                     continue

@@ -218,13 +218,22 @@ def op_counts(arch: Arch) -> tuple[int, ...]:
     return tuple(ops.count(i) for i in range(NUM_OPS))
 
 
+def size_key(arch: Arch) -> str:
+    """The key under which size-only proxies (params, flops) may be shared: the op counts.
+
+    Every cell op runs at its stage's resolution and width, so parameters and FLOPs depend only on how many
+    edges carry each op.
+    """
+    return ",".join(map(str, op_counts(arch)))
+
+
 def dedup_key(arch: Arch) -> str:
     """The key under which data-free scores (synflow, params, flops) may be shared between cells.
 
     The benchmark's canonical class alone would merge cells whose dangling ops differ in parameters and
     FLOPs; adding the op counts keeps only cells that also have the same weights to count.
     """
-    return canonical(arch) + "|" + ",".join(map(str, op_counts(arch)))
+    return canonical(arch) + "|" + size_key(arch)
 
 
 def build_model(
