@@ -370,5 +370,8 @@ def score_many(
                 summary.computed += 1
                 bar.update(1)
         bar.close()
+        store.flush()
+        if len(store.parts) > 1:
+            store.compact()  # one Parquet file per finished run
     summary.seconds = time.perf_counter() - start
     return summary
