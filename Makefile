@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # torch==2.13.0 must sit in the same pip line as everything that depends on it (the CPU wheel on disk).
-PIP_INSTALL := $(BIN)/pip install -q torch==2.13.0 -e ".[dev,distributed]"
+PIP_INSTALL := $(BIN)/pip install -q torch==2.13.0 -e ".[dev,distributed,benchmarks]"
 
 .PHONY: venv demo test test-slow bench lint clean
 
