@@ -213,7 +213,7 @@ def test_committed_result_tables_have_the_documented_shape():
         per_proxy = rows.groupby("proxy").size()
         assert per_proxy.nunique() == 1, f"{folder}: every proxy covers the same cells"
         assert set(per_proxy.index) == set(store.config["proxies"]), folder
-        expected = {"s1000": 1000, "s300": 300, "all": 15625}
+        expected = {"s1000": 1000, "s500": 500, "all": 15625}
         for tag, n in expected.items():
             if tag in folder.name:
                 assert per_proxy.iloc[0] == n, folder
