@@ -329,34 +329,31 @@ def score_many(
             1 for a in archs if all((a, p, settings.seed) in done for p in settings.proxies)
         )
 
-        def emit(rows: list[dict[str, Any]]) -> None:
-            shared_rows = [
-                {**row, "arch": arch, "seconds": 0.0, "shared_from": row["arch"]}
-                for row in rows
-                if row["status"] != "error"
-                for arch in followers.pop((row["arch"], row["proxy"]), ())
-            ]
-            for row in rows + shared_rows:
+        def record(rows: list[dict[str, Any]]) -> None:
+            for row in rows:
                 summary.ok += row["status"] == "ok"
                 summary.nan += row["status"] == "nan"
                 summary.errors += row["status"] == "error"
                 if row["status"] == "error" and len(summary.error_messages) < 20:
                     summary.error_messages.append(f"{row['arch']} {row['proxy']}: {row['reason']}")
-            summary.shared += len(shared_rows)
-            store.append(rows + shared_rows)
+            store.append(rows)
+
+        def share(source: dict[str, Any]) -> list[dict[str, Any]]:
+            """Copies of a finished data-free row for the cells that wait on it."""
+            if source["status"] == "error":
+                return []
+            copies = [{**source, "arch": arch, "seconds": 0.0, "shared_from": source["arch"]}
+                      for arch in followers.pop((source["arch"], source["proxy"]), ())]
+            summary.shared += len(copies)
+            return copies
 
         ready = [key for key in followers if (key[0], key[1], settings.seed) in done]
         if ready:  # sources finished in an earlier run: copy their rows to the followers now
             finished = store.rows()
             finished = finished[finished["seed"] == settings.seed].set_index(["arch", "proxy"])
             for arch, proxy in ready:
-                row = finished.loc[(arch, proxy)].to_dict()
-                emit_row = _row(arch, proxy, settings.seed, row["value"], row["status"], row["reason"], 0.0)
-                shared = [{**emit_row, "arch": a, "shared_from": arch} for a in followers.pop((arch, proxy))]
-                summary.shared += len(shared)
-                summary.ok += sum(r["status"] == "ok" for r in shared)
-                summary.nan += sum(r["status"] == "nan" for r in shared)
-                store.append(shared)
+                row = finished.loc[(arch, proxy)]
+                record(share(_row(arch, proxy, settings.seed, row["value"], row["status"], row["reason"], 0.0)))
 
         bar = tqdm(total=len(tasks), unit="arch", disable=quiet, smoothing=0.05, dynamic_ncols=True)
         with make_executor(backend, workers=workers, address=address) as executor:
@@ -366,7 +363,7 @@ def score_many(
                     result = [
                         _row(arch, p, settings.seed, math.nan, "error", result.message, 0.0) for p in proxies
                     ]
-                emit(result)
+                record(result + [copy for row in result for copy in share(row)])
                 summary.computed += 1
                 bar.update(1)
         bar.close()
