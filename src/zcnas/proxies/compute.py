@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -112,10 +113,7 @@ def compute_proxy_results(
 
     def make_context(selected) -> ProxyContext:
         needs = frozenset().union(*(s.passes for s in selected))
-        generator = None
-        if seed is not None:
-            generator = torch.Generator(device=device).manual_seed(int(seed))
-        return ProxyContext(model, inputs, targets, loss, needs, tuple(layer_types), generator)
+        return ProxyContext(model, inputs, targets, loss, needs, tuple(layer_types))
 
     shared = make_context(specs) if share_passes else None
     results: dict[str, ProxyResult] = {}
@@ -178,22 +176,12 @@ def compute_proxies(
     return {name: r.value for name, r in results.items()}
 
 
-class _seeded:
+@contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
     """Seed torch's default generators inside the block and restore them after (no global state leaks)."""
-
-    def __init__(self, seed: int | None, device: torch.device):
-        self.seed = seed
-        self.devices = [device] if device.type == "cuda" else []
-        self._fork = None
-
-    def __enter__(self):
-        if self.seed is not None:
-            self._fork = torch.random.fork_rng(devices=self.devices)
-            self._fork.__enter__()
-            torch.manual_seed(int(self.seed))
-        return self
-
-    def __exit__(self, *exc):
-        if self._fork is not None:
-            return self._fork.__exit__(*exc)
-        return False
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(int(seed))
+        yield

@@ -8,7 +8,7 @@ runs on a deep copy. The expensive work is done lazily, once, and cached:
   the loss gradient dL/dW of every scored weight (grad_norm, snip, plain, fisher's activation gradients,
   grasp's first half), the input gradient of the summed logits (jacob_cov), and the Hessian-gradient product
   H·g (grasp's second half, which needs the loss gradient built with ``create_graph``).
-- ``bn_free_copy``: the copy synflow scores (BatchNorm removed as the reference removes it).
+- ``copy_model``: a fresh copy for a proxy that needs its own model (synflow removes BatchNorm from it).
 
 Scored layers are the reference's: every ``nn.Conv2d`` and ``nn.Linear`` in ``model.modules()`` order, weights
 only (no biases, no BatchNorm parameters), unless the caller passes other ``layer_types``.
@@ -98,7 +98,6 @@ class ProxyContext:
         needs: the union of the passes the requested proxies read; decides which backwards the shared data
             pass runs.
         layer_types: the layer kinds whose weights are scored.
-        generator: a seeded generator for proxies that draw random numbers.
     """
 
     model: nn.Module
@@ -107,7 +106,6 @@ class ProxyContext:
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     needs: frozenset[str]
     layer_types: tuple[type[nn.Module], ...] = DEFAULT_LAYER_TYPES
-    generator: torch.Generator | None = None
     pass_seconds: dict[str, float] = field(default_factory=dict)
     readers: dict[str, set[str]] = field(default_factory=dict)
     current_proxy: str = ""
@@ -136,12 +134,6 @@ class ProxyContext:
         """The shared forward/backward on the minibatch (BatchNorm kept, train mode), computed once."""
         key = "data_pass" if temperature == 1.0 else f"data_pass_T{temperature}"
         return self._timed(key, lambda: self._run_data_pass(temperature))  # type: ignore[return-value]
-
-    def bn_free_copy(self, bn_removal: str = "reference") -> nn.Module:
-        """A copy with BatchNorm removed the reference's way (synflow's model)."""
-        net = self.copy_model()
-        remove_batchnorm(net, bn_removal)
-        return net
 
     def _run_data_pass(self, temperature: float) -> DataPass:
         needs = self.needs if temperature == 1.0 else frozenset({"loss_grad", "hessian_grad"})

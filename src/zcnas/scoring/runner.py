@@ -234,7 +234,7 @@ def _row(
     }
 
 
-def _dedup_key(space: str, arch: str, proxy: str) -> str:
+def _dedup_key(arch: str, proxy: str) -> str:
     """Cells with equal keys share the proxy's data-free score: op counts for size-only proxies, else the
     canonical form plus op counts."""
     from zcnas.spaces import nb201
@@ -242,7 +242,7 @@ def _dedup_key(space: str, arch: str, proxy: str) -> str:
     return nb201.size_key(arch) if get_proxy(proxy).size_only else nb201.dedup_key(arch)
 
 
-def _canonical_archs(space: str, archs: Iterable[str]) -> list[str]:
+def _canonical_archs(archs: Iterable[str]) -> list[str]:
     from zcnas.spaces import nb201
 
     result, seen = [], set()
@@ -270,7 +270,7 @@ def plan_tasks(
         for arch in archs:  # a group member already done is the source for the rest of its group
             for p in free:
                 if (arch, p, seed) in done:
-                    source_of.setdefault((_dedup_key(settings.space, arch, p), p), arch)
+                    source_of.setdefault((_dedup_key(arch, p), p), arch)
     tasks = []
     for arch in archs:
         needed = []
@@ -278,7 +278,7 @@ def plan_tasks(
             if (arch, p, seed) in done:
                 continue
             if p in free and dedup:
-                source = source_of.setdefault((_dedup_key(settings.space, arch, p), p), arch)
+                source = source_of.setdefault((_dedup_key(arch, p), p), arch)
                 if source != arch:
                     followers.setdefault((source, p), []).append(arch)
                     continue
@@ -318,7 +318,7 @@ def score_many(
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    archs = _canonical_archs(settings.space, archs)
+    archs = _canonical_archs(archs)
     summary = ScoreSummary(archs=len(archs))
     with ResultStore(
         out, settings.store_config(), ignore_keys=("proxies",), flush_every=flush_every
