@@ -363,3 +363,17 @@ def test_correlation_table_without_vote_members_and_options() -> None:
         correlation_table(scores, t, proxies=["nope"])
     scores["name"] = "x"  # non-numeric columns are skipped by default
     assert "name" not in correlation_table(scores, t).index
+
+
+def test_spearman_spread_shrinks_with_sample_size_and_is_seeded() -> None:
+    from zcnas.evaluation import spearman_spread
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    y = x + rng.normal(size=2000)
+    small, large = spearman_spread(x, y, 50), spearman_spread(x, y, 1000)
+    assert 0 < large < small
+    assert small == spearman_spread(x, y, 50)
+    # about (1 - rho^2) / sqrt(n) for a bivariate normal
+    rho = spearman(x, y).value
+    assert large == pytest.approx((1 - rho**2) / np.sqrt(1000), rel=0.35)

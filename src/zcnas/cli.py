@@ -170,6 +170,7 @@ def correlate(
     report_dir: Optional[Path] = typer.Option(None, help="where to write the report (default RUN/report)"),
     benchmark_file: Optional[Path] = typer.Option(None, help="NB-201 accuracy CSV (default: the data folder's)"),
     title: Optional[str] = typer.Option(None, help="report title"),
+    spread_size: Optional[int] = typer.Option(None, help="add spearman_sd: bootstrap SD of rho on N cells"),
 ) -> None:
     """Rank-correlate a result folder with NB-201 accuracies: Markdown + CSV table and scatter plots."""
     from zcnas.report.correlation import correlation_report
@@ -177,7 +178,7 @@ def correlate(
 
     try:
         path, table = correlation_report(run, target=target, report_dir=report_dir,
-                                         benchmark_file=benchmark_file, title=title)
+                                         benchmark_file=benchmark_file, title=title, spread_size=spread_size)
     except (ValueError, KeyError, StoreError, FileNotFoundError) as exc:
         _fail(str(exc).strip("'\""), 2)
     typer.echo(table)

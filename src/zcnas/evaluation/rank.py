@@ -562,6 +562,28 @@ def align_by_index(scores: pd.DataFrame, targets: pd.Series) -> tuple[pd.DataFra
     return scores.loc[common], targets.loc[common]
 
 
+def spearman_spread(scores: Any, targets: Any, sample_size: int, repeats: int = 500, seed: int = 0) -> float:
+    """Standard deviation of Spearman's rho over bootstrap samples of ``sample_size`` usable architectures.
+
+    Tells how much a correlation measured on ``sample_size`` cells moves with the choice of cells alone
+    (drawn with replacement from the finite pairs, ``repeats`` times, with ``numpy.random.default_rng(seed)``).
+
+    Example:
+        >>> x = np.arange(200.0)
+        >>> spearman_spread(x, x, 50)  # a perfect ranking stays perfect
+        0.0
+    """
+    x, y, _ = _paired(scores, targets)
+    if len(x) < 3 or sample_size < 3:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(repeats):
+        idx = rng.integers(0, len(x), size=sample_size)
+        values.append(_correlate(x[idx], y[idx], "spearman"))
+    return float(np.nanstd(values))
+
+
 def select_proxy_columns(scores: pd.DataFrame, proxies: Sequence[str] | None) -> list[str]:
     """The proxy columns to use: ``proxies`` checked against ``scores``, or every numeric column when None."""
     if proxies is None:

@@ -20,12 +20,22 @@ def score_table(run: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def correlation_summary(
-    values: pd.DataFrame, seconds: pd.DataFrame | None, targets: pd.Series, proxies: list[str] | None = None
+    values: pd.DataFrame,
+    seconds: pd.DataFrame | None,
+    targets: pd.Series,
+    proxies: list[str] | None = None,
+    spread_size: int | None = None,
 ) -> pd.DataFrame:
-    """The paper's rank metrics per proxy plus the vote, with seconds per cell (computed cells only)."""
-    from zcnas.evaluation import correlation_table
+    """The paper's rank metrics per proxy plus the vote, with seconds per cell (computed cells only) and, with
+    ``spread_size``, the bootstrap standard deviation of Spearman on that many cells (``spearman_sd``)."""
+    from zcnas.evaluation import align_by_index, correlation_table, spearman_spread
 
     table = correlation_table(values, targets, proxies=proxies)
+    if spread_size:
+        scores, aligned = align_by_index(values, targets)
+        table["spearman_sd"] = [
+            spearman_spread(scores[p], aligned, spread_size) if p in scores else float("nan") for p in table.index
+        ]
     if seconds is not None:
         # shared rows carry 0 s; the cost of a proxy is its mean over the cells that computed it
         per_cell = seconds.where(seconds > 0).mean()
@@ -39,6 +49,7 @@ def correlation_report(
     report_dir: str | Path | None = None,
     benchmark_file: str | Path | None = None,
     title: str | None = None,
+    spread_size: int | None = None,
 ) -> tuple[Path, str]:
     """Write ``correlation.md``, ``correlation.csv`` and ``scatter.png`` for ``run``; return (md path, table).
 
@@ -55,7 +66,7 @@ def correlation_report(
     if target not in table.metrics:
         raise KeyError(f"target {target!r} is not in the benchmark table; available: {', '.join(table.metrics)}")
     targets = table.column(target)
-    summary = correlation_summary(values, seconds, targets)
+    summary = correlation_summary(values, seconds, targets, spread_size=spread_size)
     out = Path(report_dir) if report_dir else run / "report"
     out.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out / "correlation.csv", float_format="%.6g")
