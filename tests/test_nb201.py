@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zcnas.proxies.passes import KEEP_WHEN_BN_REMOVED
+from zcnas.layer_marks import keeps_batchnorm
 from zcnas.proxies.size import count_flops, count_parameters
 from zcnas.spaces import nb201
 
@@ -130,7 +130,7 @@ def test_reference_compatible_cell_variant():
     assert ref.cells[0].edges[0][1].bias is not None
     faithful = nb201.build_model(BEST_C10)
     assert faithful.cells[0].edges[0][2].affine and faithful.cells[0].edges[0][1].bias is None
-    flagged = [m for m in faithful.modules() if getattr(m, KEEP_WHEN_BN_REMOVED, False)]
+    flagged = [m for m in faithful.modules() if keeps_batchnorm(m)]
     assert len(flagged) == 4  # two BatchNorms in each of the two reduction blocks
 
 

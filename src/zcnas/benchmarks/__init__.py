@@ -1,4 +1,7 @@
-"""zcnas.benchmarks: ground truth tables (architecture -> accuracy per dataset and metric).
+"""zcnas.benchmarks: ground-truth tables (cell -> trained metric, with the metric's direction) and their registry.
+
+``get_benchmark(name)`` loads a registered table (``list_benchmarks()``); every table implements the
+``BenchmarkTable`` protocol of ``zcnas.benchmarks.base``.
 
 Example:
     >>> from zcnas.benchmarks import load_nb201
@@ -9,6 +12,15 @@ Example:
 
 from __future__ import annotations
 
+from zcnas.benchmarks.base import (
+    BenchmarkTable,
+    FrameTable,
+    benchmark_info,
+    get_benchmark,
+    list_benchmarks,
+    register_benchmark,
+    unregister_benchmark,
+)
 from zcnas.benchmarks.nb201 import (
     NB201_CSV,
     NB201_OPS,
@@ -22,6 +34,13 @@ from zcnas.benchmarks.nb201 import (
 )
 
 __all__ = [
+    "BenchmarkTable",
+    "FrameTable",
+    "benchmark_info",
+    "get_benchmark",
+    "list_benchmarks",
+    "register_benchmark",
+    "unregister_benchmark",
     "NB201_CSV",
     "NB201_OPS",
     "NB201_SIZE",

@@ -7,14 +7,15 @@ benchmark's OFFICIAL indices (0..15624), the order of the official API's ``meta_
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from zcnas.benchmarks.base import BenchmarkTable, register_benchmark
 from zcnas.data.paths import data_file
+from zcnas.spaces import nb201 as nb201_space
 
 __all__ = [
     "NB201_CSV",
@@ -32,13 +33,9 @@ __all__ = [
 NB201_CSV = "nb201/nb201_accuracies.csv"
 #: Number of cells in the NAS-Bench-201 space (5 ops on 6 edges).
 NB201_SIZE = 15625
-#: The operation names of NAS-Bench-201 cell strings.
-NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: The operation names of NAS-Bench-201 cell strings (defined by the space, repeated here for old imports).
+NB201_OPS: tuple[str, ...] = nb201_space.OPS
 
-_OP = "(?:" + "|".join(NB201_OPS) + ")"
-_ARCH_RE = re.compile(
-    rf"^\|{_OP}~0\|\+\|{_OP}~0\|{_OP}~1\|\+\|{_OP}~0\|{_OP}~1\|{_OP}~2\|$",
-)
 _EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
@@ -62,11 +59,14 @@ def is_nb201_arch(arch: object) -> bool:
         >>> is_nb201_arch("|conv~0|")
         False
     """
-    return isinstance(arch, str) and _ARCH_RE.match(arch) is not None
+    return isinstance(arch, str) and nb201_space.is_valid(arch)
 
 
-class NB201Table:
+class NB201Table(BenchmarkTable):
     """Accuracies (and costs) of NAS-Bench-201 cells, indexed by cell string, in official index order.
+
+    Implements the ``BenchmarkTable`` protocol (every metric: higher is better, except costs); validation
+    and test metrics for a dataset are its 200-epoch ``<dataset>_val_200ep`` / ``<dataset>_test_200ep``.
 
     Args:
         frame: A DataFrame with an integer ``index`` column (the official index), an ``arch_str`` column
@@ -118,6 +118,8 @@ class NB201Table:
         self._index_by_arch: dict[str, int] = {a: i for i, a in self._arch_by_index.items()}
         self._source = source
 
+    space = "nb201"
+
     # ------------------------------------------------------------------ basic views
     def __len__(self) -> int:
         return len(self._df)
@@ -142,6 +144,41 @@ class NB201Table:
     def archs(self) -> list[str]:
         """Cell strings in official index order."""
         return self._df.index.tolist()
+
+    @property
+    def cells(self) -> list[str]:
+        """Cell strings in official index order (the ``BenchmarkTable`` name for :attr:`archs`)."""
+        return self.archs
+
+    @property
+    def has_official_order(self) -> bool:
+        return True
+
+    def cell_at(self, index: int) -> str:
+        """The cell string at an official index (``arch_at``)."""
+        return self.arch_at(index)
+
+    def direction(self, metric: str) -> str:
+        """"min" for cost columns (params, FLOPs, latency, train time), "max" for accuracies."""
+        self._check_metric(metric)
+        costs = ("_params", "_flops", "_latency", "_train_time")
+        return "min" if any(c in metric for c in costs) else "max"
+
+    def split_metric(self, dataset: str, split: str) -> str:
+        """``<dataset>_<split>_200ep``: the 200-epoch validation or test accuracy.
+
+        Example:
+            >>> load_nb201().split_metric("cifar10", "val")  # doctest: +SKIP
+            'cifar10_val_200ep'
+        """
+        if split not in ("val", "test"):
+            raise ValueError(f"split {split!r} is not allowed; use 'val' or 'test'")
+        metric = f"{dataset}_{split}_200ep"
+        if metric not in self._metrics:
+            have = sorted({m.rsplit("_", 2)[0] for m in self._metrics if m.endswith("_200ep")})
+            raise ValueError(f"the NAS-Bench-201 table has no {split} accuracy for dataset {dataset!r}; "
+                             f"datasets: {', '.join(have)}")
+        return metric
 
     @property
     def indices(self) -> list[int]:
@@ -199,7 +236,8 @@ class NB201Table:
 
     def _check_metric(self, metric: str) -> None:
         if metric not in self._metrics:
-            raise BenchmarkKeyError(f"metric {metric!r} is unknown; allowed: {', '.join(self._metrics)}.")
+            raise BenchmarkKeyError(f"metric {metric!r} is not in the NAS-Bench-201 table; allowed: "
+                                    f"{', '.join(self._metrics)}.")
 
     def accuracy(self, arch_or_index: str | int, metric: str) -> float:
         """One value (accuracy in %, or a cost) for a cell string or official index.
@@ -320,3 +358,11 @@ def load_nb201_official(path: str | Path) -> NB201Table:
 
     frame, total, source = read_official(Path(path).expanduser())
     return NB201Table(frame, total=total, source=source)
+
+
+register_benchmark(
+    "nb201",
+    space="nb201",
+    loader=lambda path=None: load_nb201(path),
+    description="NAS-Bench-201 accuracies of all 15,625 cells (CIFAR-10, CIFAR-100; 200 and 12 epochs)",
+)

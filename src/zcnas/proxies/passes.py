@@ -25,12 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zcnas.layer_marks import keeps_batchnorm
+
 #: The layer kinds the reference scores.
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
 
-#: Attribute a model sets on a BatchNorm module that the reference keeps when it "removes" BatchNorm
-#: (NAS-Bench-201's reduction blocks ignore ``use_bn``). ``bn_removal="reference"`` honours it.
-KEEP_WHEN_BN_REMOVED = "zcnas_keep_when_bn_removed"
 
 
 class NotFinite(Exception):
@@ -50,8 +49,8 @@ def fan_in(weight: torch.Tensor) -> int:
 def remove_batchnorm(model: nn.Module, mode: str = "reference") -> int:
     """Replace BatchNorm modules of ``model`` (in place) by ``nn.Identity``; return how many were replaced.
 
-    ``mode="reference"`` keeps modules flagged with ``KEEP_WHEN_BN_REMOVED`` as the reference does for
-    NAS-Bench-201's reduction blocks; ``mode="all"`` removes every BatchNorm.
+    ``mode="reference"`` keeps modules a model marked with ``zcnas.layer_marks.keep_when_batchnorm_removed``, as
+    the reference does for NAS-Bench-201's reduction blocks; ``mode="all"`` removes every BatchNorm.
     """
     if mode not in ("reference", "all"):
         raise ValueError(f"bn_removal={mode!r} is not allowed; use 'reference' or 'all'")
@@ -59,7 +58,7 @@ def remove_batchnorm(model: nn.Module, mode: str = "reference") -> int:
     for parent in list(model.modules()):
         for child_name, child in list(parent.named_children()):
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
-                if mode == "reference" and getattr(child, KEEP_WHEN_BN_REMOVED, False):
+                if mode == "reference" and keeps_batchnorm(child):
                     continue
                 setattr(parent, child_name, nn.Identity())
                 replaced += 1

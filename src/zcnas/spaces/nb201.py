@@ -23,10 +23,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
+from torch import nn
+
+from zcnas.spaces.base import ModelOption, SearchSpace, register_space
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -263,3 +267,59 @@ def build_model(
         reference_compatible=reference_compatible,
         seed=seed,
     )
+
+
+@register_space
+class NB201Space(SearchSpace):
+    """NAS-Bench-201 through the ``SearchSpace`` protocol; cells are architecture strings.
+
+    Example:
+        >>> import numpy as np
+        >>> from zcnas.spaces import get_space
+        >>> space = get_space("nb201")
+        >>> cell = space.sample(1, np.random.default_rng(0))[0]
+        >>> space.decode(space.encode(cell)) == cell, len(space.neighbours(cell))
+        (True, 24)
+    """
+
+    name = "nb201"
+    description = "NAS-Bench-201: 4-node cells, 5 ops on 6 edges, 15,625 cells (Dong & Yang, ICLR 2020)"
+    input_shape = (3, 32, 32)
+    datasets = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
+    model_options = (
+        ModelOption("channels", int, 16, "stem channels C; stages run at C, 2C, 4C (benchmark: 16)", minimum=1),
+        ModelOption("cells_per_stage", int, 5, "cells per stage (benchmark: 5)", minimum=1),
+        ModelOption("reference_compatible", bool, False,
+                    "the zero-cost reference's cell: non-affine BN without running statistics, conv bias"),
+    )
+    benchmark = "nb201"
+
+    def encode(self, cell: Arch) -> str:
+        return to_string(cell)
+
+    def decode(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise ValueError(f"a NAS-Bench-201 cell string is a str, not {type(text).__name__}")
+        return to_string(text)
+
+    @property
+    def size(self) -> int:
+        return NUM_ARCHS
+
+    def cells(self) -> Iterator[str]:
+        return iter(_all_archs())
+
+    def sample(self, n: int, rng: np.random.Generator, replace: bool = False) -> list[str]:
+        return sample(n, rng, replace=replace)
+
+    def neighbours(self, cell: Arch) -> list[str]:
+        return neighbours(cell)
+
+    def dedup_key(self, cell: Arch) -> str:
+        return dedup_key(cell)
+
+    def size_key(self, cell: Arch) -> str:
+        return size_key(cell)
+
+    def build_model(self, cell: Arch, num_classes: int, *, seed: int | None = None, **options: Any) -> nn.Module:
+        return build_model(cell, num_classes=num_classes, seed=seed, **self.check_options(options))

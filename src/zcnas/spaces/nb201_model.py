@@ -8,8 +8,8 @@ Two cell variants:
   statistics, and convolutions with a bias. Use it to compare scores with the reference exactly.
 
 Only the chosen op of each edge is built (the reference builds all five on every edge; unused ones only
-contribute zero scores but would distort parameter and FLOP counts). The reduction blocks' BatchNorm is flagged
-``KEEP_WHEN_BN_REMOVED``: the reference's BN-free copy keeps it, and synflow's default reproduces that.
+contribute zero scores but would distort parameter and FLOP counts). The reduction blocks' BatchNorm is marked
+with ``zcnas.layer_marks.keep_when_batchnorm_removed``: the reference's BN-free copy keeps it, and synflow's default reproduces that.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.proxies.passes import KEEP_WHEN_BN_REMOVED
+from zcnas.layer_marks import keep_when_batchnorm_removed
 from zcnas.spaces.nb201 import EDGES, OPS, ops_of
 
 
@@ -85,7 +85,7 @@ class ReductionBlock(nn.Module):
         )
         for module in self.modules():
             if isinstance(module, nn.BatchNorm2d):
-                setattr(module, KEEP_WHEN_BN_REMOVED, True)
+                keep_when_batchnorm_removed(module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
@@ -116,7 +116,7 @@ class NB201Network(nn.Module):
     ):
         super().__init__()
         for name, value, low in (("num_classes", num_classes, 1), ("channels", channels, 1),
-                                 ("cells_per_stage", cells_per_stage, 0)):
+                                 ("cells_per_stage", cells_per_stage, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {low}")
         self.arch = arch
