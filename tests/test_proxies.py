@@ -11,7 +11,7 @@ from conftest import small_cnn
 from torch import nn
 
 import zcnas
-from zcnas.proxies.registry import PAPER_PROXIES, register_proxy, unregister_proxy
+from zcnas.proxies.registry import paper_proxies, register_proxy, unregister_proxy
 from zcnas.spaces import nb201
 
 
@@ -147,7 +147,7 @@ def test_shared_passes_equal_separate_computation(ops):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64)
     y = torch.randint(0, 5, (6,), generator=g)
-    names = [*PAPER_PROXIES, "plain", "l2_norm", "params", "flops"]
+    names = [*paper_proxies(), "plain", "l2_norm", "params", "flops"]
     shared = zcnas.compute_proxies(net, x, y, names)
     alone = {name: zcnas.compute_proxies(net, x, y, [name])[name] for name in names}
     for name in names:
@@ -207,7 +207,7 @@ def test_scores_unchanged_by_batch_permutation():
     x = torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64)
     y = torch.randint(0, 5, (6,), generator=g)
     perm = torch.randperm(6, generator=g)
-    names = [*PAPER_PROXIES, "plain"]
+    names = [*paper_proxies(), "plain"]
     a = zcnas.compute_proxies(net, x, y, names)
     b = zcnas.compute_proxies(net, x[perm], y[perm], names)
     for name in names:
@@ -313,7 +313,7 @@ def test_every_registered_proxy(name, model_kind):
 
 
 def test_registry_metadata_and_duplicates():
-    assert sorted(zcnas.list_proxies(paper_only=True)) == sorted(PAPER_PROXIES)
+    assert sorted(zcnas.list_proxies(paper_only=True)) == sorted(paper_proxies())
     assert set(zcnas.list_proxies(needs_labels=False)) >= {"synflow", "jacob_cov", "params", "flops", "l2_norm"}
     assert "snip" in zcnas.list_proxies(needs_labels=True)
     assert zcnas.get_proxy("synflow").bn is False and zcnas.get_proxy("synflow").dtype == "float64"

@@ -14,6 +14,7 @@ from zcnas.proxies.registry import register_proxy
 
 @register_proxy(
     "fisher",
+    tags=("paper",),
     needs_labels=True,
     passes=("fisher",),
     paper="Theis et al. 2018 / Turner et al. 2020 (as used by Abdelfattah et al., ICLR 2021)",

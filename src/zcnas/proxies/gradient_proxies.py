@@ -25,6 +25,7 @@ def _layer_sum(ctx: ProxyContext, per_layer) -> float:
 
 @register_proxy(
     "grad_norm",
+    tags=("paper",),
     needs_labels=True,
     passes=("loss_grad",),
     paper=_PAPER,
@@ -37,6 +38,7 @@ def grad_norm(ctx: ProxyContext) -> float:
 
 @register_proxy(
     "snip",
+    tags=("paper",),
     needs_labels=True,
     passes=("loss_grad",),
     paper="Lee et al., SNIP, ICLR 2019 (as used by " + _PAPER + ")",

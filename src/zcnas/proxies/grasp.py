@@ -14,6 +14,7 @@ from zcnas.proxies.registry import register_proxy
 
 @register_proxy(
     "grasp",
+    tags=("paper",),
     needs_labels=True,
     passes=("loss_grad", "hessian_grad"),
     paper="Wang et al., GraSP, ICLR 2020 (as used by Abdelfattah et al., ICLR 2021)",

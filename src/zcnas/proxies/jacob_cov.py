@@ -50,6 +50,7 @@ def jacobian_score(jacobian: np.ndarray, k: float = 1e-5, eigen_solver: str = "e
 
 @register_proxy(
     "jacob_cov",
+    tags=("paper",),
     needs_labels=False,
     passes=("input_jacobian",),
     paper="Mellor et al., Neural Architecture Search without Training, arXiv v1 (as used by Abdelfattah et al.)",

@@ -27,6 +27,10 @@ from torch import nn
 
 from zcnas.layer_marks import keeps_batchnorm
 
+#: The shared passes a proxy may declare (``register_proxy(passes=...)``), each computed at most once per call:
+#: the loss gradient dL/dW, fisher's activation terms, the Hessian-gradient product H·g, the input Jacobian.
+SHARED_PASSES: frozenset[str] = frozenset({"loss_grad", "fisher", "hessian_grad", "input_jacobian"})
+
 #: The layer kinds the reference scores.
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
 

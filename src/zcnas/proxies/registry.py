@@ -18,8 +18,10 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-#: The paper's six proxies, the default set of ``compute_proxies``.
-PAPER_PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+from zcnas.proxies.passes import SHARED_PASSES
+
+#: The tag of the paper's six proxies (grad_norm, snip, grasp, fisher, synflow, jacob_cov): the default set.
+PAPER_TAG = "paper"
 
 #: Modules holding the built-in proxies, imported on first use of the registry.
 _BUILTIN_MODULES: tuple[str, ...] = (
@@ -49,7 +51,8 @@ class ProxySpec:
         data_free: the score depends only on the architecture and the init, not on the minibatch.
         size_only: the score depends only on the layers' shapes (not on weights or wiring), so cells a space
             gives the same ``size_key`` share it.
-        passes: the shared passes the proxy reads (see ``zcnas.proxies.passes``).
+        passes: the shared passes the proxy reads (names from ``zcnas.proxies.passes.SHARED_PASSES``).
+        tags: free labels for filtering; ``"paper"`` marks the paper's six.
         paper: where the proxy comes from.
         description: one line.
         defaults: the default options; every deviation from the reference is a named option here.
@@ -65,6 +68,7 @@ class ProxySpec:
     data_free: bool = False
     size_only: bool = False
     passes: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
     paper: str = ""
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -85,11 +89,15 @@ def register_proxy(
     data_free: bool = False,
     size_only: bool = False,
     passes: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
     paper: str = "",
     description: str = "",
     defaults: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator that registers a proxy function under ``name`` and returns the function unchanged.
+
+    The declared ``passes`` are checked here, so a misspelt pass is an error when the proxy module is
+    imported, not a TypeError while scoring.
 
     Example:
         >>> from zcnas.proxies.registry import register_proxy, unregister_proxy
@@ -100,6 +108,15 @@ def register_proxy(
     """
     if not name or not name.replace("_", "").isalnum():
         raise ValueError(f"proxy name {name!r} is not allowed; use letters, digits and underscores")
+    unknown = sorted(set(passes) - set(SHARED_PASSES))
+    if unknown:
+        raise ValueError(
+            f"proxy {name!r} declares unknown shared pass(es) {unknown}; known: {', '.join(sorted(SHARED_PASSES))}"
+        )
+    if input_kind not in ("data", "ones", "none"):
+        raise ValueError(f"proxy {name!r}: input_kind={input_kind!r} is not allowed; use 'data', 'ones' or 'none'")
+    if dtype not in ("model", "float64"):
+        raise ValueError(f"proxy {name!r}: dtype={dtype!r} is not allowed; use 'model' or 'float64'")
 
     def decorator(fn: Callable[..., float]) -> Callable[..., float]:
         if name in _REGISTRY:
@@ -115,6 +132,7 @@ def register_proxy(
             data_free=data_free or size_only,
             size_only=size_only,
             passes=frozenset(passes),
+            tags=frozenset(tags),
             paper=paper,
             description=description,
             defaults=dict(defaults or {}),
@@ -138,26 +156,45 @@ def _load_builtins() -> None:
 
 
 def list_proxies(
-    *, needs_labels: bool | None = None, data_free: bool | None = None, paper_only: bool = False
+    *,
+    needs_labels: bool | None = None,
+    data_free: bool | None = None,
+    tag: str | None = None,
+    paper_only: bool = False,
 ) -> list[str]:
-    """Names of the registered proxies, sorted, optionally filtered by their metadata.
+    """Names of the registered proxies, sorted, optionally filtered by their metadata or a tag.
 
     Example:
         >>> from zcnas.proxies.registry import list_proxies
-        >>> list_proxies(paper_only=True)
+        >>> list_proxies(tag="paper")
         ['fisher', 'grad_norm', 'grasp', 'jacob_cov', 'snip', 'synflow']
     """
     _load_builtins()
+    if paper_only:
+        tag = PAPER_TAG
     names = []
     for name, spec in _REGISTRY.items():
         if needs_labels is not None and spec.needs_labels != needs_labels:
             continue
         if data_free is not None and spec.data_free != data_free:
             continue
-        if paper_only and name not in PAPER_PROXIES:
+        if tag is not None and tag not in spec.tags:
             continue
         names.append(name)
     return sorted(names)
+
+
+def paper_proxies() -> tuple[str, ...]:
+    """The paper's six, in the paper's order: grad_norm, snip, grasp, fisher, synflow, jacob_cov.
+
+    Example:
+        >>> paper_proxies()
+        ('grad_norm', 'snip', 'grasp', 'fisher', 'synflow', 'jacob_cov')
+    """
+    _load_builtins()
+    order = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+    tagged = [name for name, spec in _REGISTRY.items() if PAPER_TAG in spec.tags]
+    return tuple(sorted(tagged, key=lambda n: (order.index(n) if n in order else len(order), n)))
 
 
 def get_proxy(name: str) -> ProxySpec:
@@ -182,7 +219,7 @@ def resolve_names(proxies: str | list[str] | tuple[str, ...] | None) -> list[str
     Duplicates are dropped, order is kept; an unknown name raises ValueError listing the known ones.
     """
     if proxies is None:
-        return list(PAPER_PROXIES)
+        return list(paper_proxies())
     if isinstance(proxies, str):
         proxies = list_proxies() if proxies == "all" else [p.strip() for p in proxies.split(",") if p.strip()]
     if len(proxies) == 0:

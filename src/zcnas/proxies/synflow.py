@@ -43,6 +43,7 @@ def _synflow(ctx: ProxyContext, bn_removal: str | None, dtype: str) -> float:
 
 @register_proxy(
     "synflow",
+    tags=("paper",),
     needs_labels=False,
     bn=False,
     input_kind="ones",
