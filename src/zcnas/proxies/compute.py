@@ -105,6 +105,13 @@ def compute_proxy_results(
         raise ValueError(
             f"proxies {missing} need targets (labels); pass targets=... or choose label-free proxies"
         )
+    if not any(p.is_floating_point() for p in model.parameters()):
+        needs_weights = [s.name for s in specs if not s.size_only]
+        if needs_weights:
+            raise ValueError(
+                f"the model has no floating-point parameters, so {needs_weights} (which read weights or their "
+                "gradients) are undefined for it; score it with params or flops, or give it trainable layers"
+            )
     device, dtype = model_device_and_dtype(model)
     inputs = inputs.detach().to(device=device, dtype=dtype)
     if targets is not None:

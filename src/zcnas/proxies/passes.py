@@ -236,7 +236,13 @@ def run_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy, as the reference uses; class indices out of range give one clear ValueError."""
+    """Cross-entropy, as the reference uses; logits that are not (batch, classes), or class indices out of
+    range, give one clear ValueError."""
+    if logits.dim() < 2:
+        raise ValueError(
+            f"the model returns outputs of shape {tuple(logits.shape)}, one number per sample; cross-entropy "
+            "needs logits of shape (batch, classes) — return class scores, or pass a loss_fn for this output"
+        )
     if not targets.is_floating_point():
         n_classes = logits.shape[-1]
         if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= n_classes):
