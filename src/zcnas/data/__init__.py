@@ -9,11 +9,13 @@ Example:
 
 from __future__ import annotations
 
-from zcnas.data.batches import SOURCES, fixed_batch_seed, minibatch
+from zcnas.data.batches import DEFAULT_SOURCES, SOURCES, fixed_batch_seed, minibatch
 from zcnas.data.cifar import (
     CIFAR10_SUBSET_FILES,
+    CIFAR100_SUBSET_FILES,
     detect_cifar_folder,
     load_cifar10_subset,
+    load_cifar100_subset,
     load_cifar_batches_py,
 )
 from zcnas.data.paths import ENV_VAR, data_dir, data_file
@@ -41,6 +43,8 @@ from zcnas.data.transforms import (
 
 __all__ = [
     "CIFAR10_SUBSET_FILES",
+    "CIFAR100_SUBSET_FILES",
+    "DEFAULT_SOURCES",
     "CIFAR_MEAN",
     "CIFAR_STD",
     "CONTAINER_GLOBALS",
@@ -58,6 +62,7 @@ __all__ = [
     "detect_cifar_folder",
     "fixed_batch_seed",
     "load_cifar10_subset",
+    "load_cifar100_subset",
     "load_cifar_batches_py",
     "minibatch",
     "normalize",

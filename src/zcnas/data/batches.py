@@ -12,18 +12,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zcnas.data.cifar import detect_cifar_folder, load_cifar10_subset, load_cifar_batches_py
+from zcnas.data.cifar import detect_cifar_folder, load_cifar10_subset, load_cifar100_subset, load_cifar_batches_py
 from zcnas.data.transforms import CIFAR_MEAN, CIFAR_STD, augment_uint8, normalize, resize, to_tensor
 
-__all__ = ["SOURCES", "fixed_batch_seed", "minibatch"]
+__all__ = ["DEFAULT_SOURCES", "SOURCES", "fixed_batch_seed", "minibatch"]
 
 #: Accepted ``source`` values of :func:`minibatch`, with their number of classes (None: chosen by the caller).
 SOURCES: dict[str, int | None] = {
     "cifar10": 10,
+    "cifar100": 100,
     "cifar10-batches-py": 10,
     "cifar100-python": 100,
     "synthetic": None,
 }
+
+#: The minibatch source used for a dataset when none is named: the shared data folder's subset.
+DEFAULT_SOURCES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100"}
 
 _MAX_SEED = 2**63 - 1
 
@@ -61,6 +65,8 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 def _load_split(source: str, split: str, folder: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
     if source == "cifar10":
         return load_cifar10_subset(split)
+    if source == "cifar100":
+        return load_cifar100_subset(split)
     if folder is None:
         raise ValueError(
             f"source {source!r} needs folder= pointing at the unpacked official CIFAR python folder."
@@ -88,7 +94,7 @@ def minibatch(
     """Return one deterministic, normalised minibatch ``(inputs float32 NCHW, targets int64)``.
 
     Args:
-        source: ``"cifar10"`` (the shared npz subset), ``"cifar10-batches-py"`` / ``"cifar100-python"``
+        source: ``"cifar10"`` / ``"cifar100"`` (the shared npz subsets), ``"cifar10-batches-py"`` / ``"cifar100-python"``
             (the official python folder given by ``folder``) or ``"synthetic"`` (standard-normal images,
             uniform labels; ``split`` and ``augment`` do not apply).
         batch_size: Images in the batch, 1..size of the split (any positive number for ``"synthetic"``).
@@ -103,7 +109,8 @@ def minibatch(
 
     Returns:
         ``(inputs, targets)``: ``(batch_size, 3, image_size, image_size)`` float32 normalised with the CIFAR
-        mean/std, and int64 labels.
+        mean/std, and int64 labels. CIFAR-100 batches use the same CIFAR-10 statistics, as the reference's
+        loader does for every CIFAR dataset.
 
     Raises:
         ValueError: Unknown source or split, bad batch size, negative seed, mismatched classes.

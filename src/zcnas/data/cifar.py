@@ -17,6 +17,8 @@ from zcnas.data.safe_pickle import NUMPY_ARRAY_GLOBALS, restricted_load
 
 __all__ = [
     "CIFAR10_SUBSET_FILES",
+    "CIFAR100_SUBSET_FILES",
+    "load_cifar100_subset",
     "detect_cifar_folder",
     "load_cifar10_subset",
     "load_cifar_batches_py",
@@ -26,6 +28,12 @@ __all__ = [
 CIFAR10_SUBSET_FILES: dict[str, str] = {
     "train": "cifar10/cifar10_train_500per_class.npz",
     "test": "cifar10/cifar10_test_100per_class.npz",
+}
+
+#: The shared CIFAR-100 subset (our own disjoint split of 5,000 + 1,000 images, 50 / 10 per fine class).
+CIFAR100_SUBSET_FILES: dict[str, str] = {
+    "train": "cifar100/cifar100_train_50per_class.npz",
+    "test": "cifar100/cifar100_test_10per_class.npz",
 }
 
 _CIFAR10_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
@@ -66,6 +74,22 @@ def load_cifar10_subset(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         CIFAR10_SUBSET_FILES[split],
         f"the CIFAR-10 {split} subset",
     )
+    return _load_npz(str(path.resolve()))
+
+
+def load_cifar100_subset(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Load the shared CIFAR-100 subset (5,000 train / 1,000 test images, fine labels 0..99), cached per process.
+
+    The data folder's "train" and "test" are its own disjoint split of the pooled official images (see its
+    README), lossless pixels.
+
+    Example:
+        >>> x, y = load_cifar100_subset("test")  # doctest: +SKIP
+        >>> x.shape, int(y.max())  # doctest: +SKIP
+        ((1000, 32, 32, 3), 99)
+    """
+    _check_split(split)
+    path = data_file(CIFAR100_SUBSET_FILES[split], f"the CIFAR-100 {split} subset")
     return _load_npz(str(path.resolve()))
 
 

@@ -29,7 +29,7 @@ from zcnas.proxies.passes import (
     default_loss,
     model_device_and_dtype,
 )
-from zcnas.proxies.registry import get_proxy, resolve_names
+from zcnas.proxies.registry import get_proxy, resolve_names, validate_options
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def compute_proxy_results(
     for key in options:
         if key not in names:
             raise ValueError(f"options given for {key!r}, which is not among the proxies asked for: {names}")
+        validate_options(key, options[key])
     specs = [get_proxy(name) for name in names]
     missing = [s.name for s in specs if s.needs_labels and targets is None]
     if missing:

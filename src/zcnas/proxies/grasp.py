@@ -12,6 +12,11 @@ from zcnas.proxies.passes import ProxyContext
 from zcnas.proxies.registry import register_proxy
 
 
+def _check_temperature(temperature: float) -> None:
+    if not temperature > 0:
+        raise ValueError(f"grasp option temperature={temperature!r} is not allowed; use a positive number (reference: 1)")
+
+
 @register_proxy(
     "grasp",
     tags=("paper",),
@@ -20,11 +25,11 @@ from zcnas.proxies.registry import register_proxy
     paper="Wang et al., GraSP, ICLR 2020 (as used by Abdelfattah et al., ICLR 2021)",
     description="signed sum of -W ⊙ Hg, with g the loss gradient and H the Hessian (exact Hessian-vector product)",
     defaults={"temperature": 1.0},
+    check=lambda o: _check_temperature(o["temperature"]),
 )
 def grasp(ctx: ProxyContext, temperature: float = 1.0) -> float:
     """Σ −W ⊙ (H·g) over scored weights; layers without a gradient contribute zero."""
-    if not temperature > 0:
-        raise ValueError(f"grasp temperature={temperature!r} is not allowed; use a positive number (reference: 1)")
+    _check_temperature(temperature)
     data = ctx.data_pass(temperature=float(temperature))
     total = 0.0
     for weight, hg in zip(data.weights, data.hessian_grads):

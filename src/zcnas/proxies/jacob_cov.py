@@ -48,6 +48,11 @@ def jacobian_score(jacobian: np.ndarray, k: float = 1e-5, eigen_solver: str = "e
     return float(score)
 
 
+def _check_k(k: float) -> None:
+    if not k > 0:
+        raise ValueError(f"jacob_cov option k={k!r} is not allowed; use a positive number (reference: 1e-5)")
+
+
 @register_proxy(
     "jacob_cov",
     tags=("paper",),
@@ -56,6 +61,8 @@ def jacobian_score(jacobian: np.ndarray, k: float = 1e-5, eigen_solver: str = "e
     paper="Mellor et al., Neural Architecture Search without Training, arXiv v1 (as used by Abdelfattah et al.)",
     description="-sum(log(l+k) + 1/(l+k)) over eigenvalues l of the correlation of per-sample input Jacobians",
     defaults={"k": 1e-5, "eigen_solver": "eig"},
+    choices={"eigen_solver": ("eig", "eigvalsh")},
+    check=lambda o: _check_k(o["k"]),
 )
 def jacob_cov(ctx: ProxyContext, k: float = 1e-5, eigen_solver: str = "eig") -> float:
     """Score from the input Jacobian of the shared forward; NaN with a reason when undefined."""

@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -56,6 +58,9 @@ class ProxySpec:
         paper: where the proxy comes from.
         description: one line.
         defaults: the default options; every deviation from the reference is a named option here.
+        choices: allowed values of string options, e.g. ``{"eigen_solver": ("eig", "eigvalsh")}``.
+        check: optional ``check(options)`` raising ValueError for values that are of the right type but not
+            allowed (e.g. a non-positive temperature); called by ``validate_options``.
     """
 
     name: str
@@ -72,6 +77,8 @@ class ProxySpec:
     paper: str = ""
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -93,6 +100,8 @@ def register_proxy(
     paper: str = "",
     description: str = "",
     defaults: dict[str, Any] | None = None,
+    choices: dict[str, tuple[Any, ...]] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator that registers a proxy function under ``name`` and returns the function unchanged.
 
@@ -117,6 +126,9 @@ def register_proxy(
         raise ValueError(f"proxy {name!r}: input_kind={input_kind!r} is not allowed; use 'data', 'ones' or 'none'")
     if dtype not in ("model", "float64"):
         raise ValueError(f"proxy {name!r}: dtype={dtype!r} is not allowed; use 'model' or 'float64'")
+    stray = sorted(set(choices or {}) - set(defaults or {}))
+    if stray:
+        raise ValueError(f"proxy {name!r}: choices given for {stray}, which are not among its default options")
 
     def decorator(fn: Callable[..., float]) -> Callable[..., float]:
         if name in _REGISTRY:
@@ -136,6 +148,8 @@ def register_proxy(
             paper=paper,
             description=description,
             defaults=dict(defaults or {}),
+            choices=dict(choices or {}),
+            check=check,
         )
         return fn
 
@@ -230,3 +244,54 @@ def resolve_names(proxies: str | list[str] | tuple[str, ...] | None) -> list[str
         if name not in names:
             names.append(name)
     return names
+
+
+def validate_options(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``options`` for proxy ``name`` checked against its declared defaults, types, choices and check.
+
+    Every proxy option must be one of the proxy's ``defaults`` keys, of the default's type (an int is accepted
+    for a float), finite when it is a number, among ``choices`` when those are declared, and pass the proxy's
+    ``check``. Returns the options as given (defaults not filled in); a bad one raises one ValueError sentence.
+
+    Example:
+        >>> validate_options("jacob_cov", {"eigen_solver": "eigvalsh"})
+        {'eigen_solver': 'eigvalsh'}
+        >>> validate_options("jacob_cov", {"eigen_solver": "bogus"})
+        Traceback (most recent call last):
+        ...
+        ValueError: jacob_cov option eigen_solver='bogus' is not allowed; use one of: 'eig', 'eigvalsh'
+    """
+    spec = get_proxy(name)
+    options = dict(options or {})
+    for key, value in options.items():
+        if key not in spec.defaults:
+            allowed = ", ".join(sorted(spec.defaults)) or "none"
+            raise ValueError(f"proxy {name!r} has no option {key!r}; its options: {allowed}")
+        default = spec.defaults[key]
+        if not _same_kind(value, default):
+            raise ValueError(
+                f"{name} option {key}={value!r} is not allowed; use a {type(default).__name__} "
+                f"like the default {default!r}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} option {key}={value!r} is not allowed; use a finite number")
+        allowed_values = spec.choices.get(key)
+        if allowed_values is not None and value not in allowed_values:
+            raise ValueError(
+                f"{name} option {key}={value!r} is not allowed; use one of: {', '.join(map(repr, allowed_values))}"
+            )
+    if spec.check is not None and options:
+        spec.check({**spec.defaults, **options})
+    return options
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if default is None:
+        return True
+    return isinstance(value, type(default))

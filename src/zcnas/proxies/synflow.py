@@ -52,6 +52,7 @@ def _synflow(ctx: ProxyContext, bn_removal: str | None, dtype: str) -> float:
     paper=_PAPER,
     description="sum of |W ⊙ dR/dW|, R = sum of outputs of the |W| network (BN removed, float64) on all-ones",
     defaults={"bn_removal": "reference", "dtype": "float64"},
+    choices={"bn_removal": ("reference", "all"), "dtype": ("float64", "float32")},
 )
 def synflow(ctx: ProxyContext, bn_removal: str = "reference", dtype: str = "float64") -> float:
     """Synaptic flow; ``bn_removal="all"`` also removes the BatchNorm the reference cannot remove."""
@@ -67,6 +68,7 @@ def synflow(ctx: ProxyContext, bn_removal: str = "reference", dtype: str = "floa
     paper=_PAPER,
     description="synflow with every BatchNorm kept (train mode, batch of one)",
     defaults={"dtype": "float64"},
+    choices={"dtype": ("float64", "float32")},
 )
 def synflow_bn(ctx: ProxyContext, dtype: str = "float64") -> float:
     """Synaptic flow with BatchNorm kept, as the reference's ``synflow_bn``."""
