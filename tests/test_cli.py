@@ -47,19 +47,45 @@ def test_indices_file_with_official_indices_and_strings(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--space", "nb101", "--sample", "3"], "unknown space 'nb101'"),
-        (["--sample", "3", "--all"], "exactly one of --all, --sample"),
-        (["--sample", "0"], "--sample 0 is out of range"),
+        (["--space", "nb999", "--sample", "3"], "unknown space 'nb999'"),
+        (["--sample", "3", "--all"], "exactly one of --all, --sample N and --cells FILE"),
+        (["--sample", "0"], "sample=0 is not allowed; use an integer in 1..15625"),
+        (["--sample", "3", "--seed", str(2**64)], "seed=18446744073709551616 is not allowed"),
         (["--sample", "3", "--proxies", "synflw"], "unknown proxy 'synflw'"),
-        (["--sample", "3", "--backend", "spark"], "--backend 'spark' is not allowed"),
-        (["--sample", "3", "--dataset", "cifar100", "--proxies", "snip"], "need CIFAR-100 images"),
+        (["--sample", "3", "--backend", "spark"], "backend='spark' is not allowed"),
+        (["--sample", "3", "--workers", "0", "--backend", "process"], "workers=0 is not allowed"),
+        (["--sample", "3", "--dataset", "cifar100", "--data-source", "cifar10", "--proxies", "snip"],
+         "need cifar100 data (100 classes), but data_source 'cifar10' has 10"),
         (["--sample", "3", "--option", "jacob_cov"], "must read proxy.option=value"),
+        (["--sample", "3", "--proxies", "jacob_cov", "--option", "jacob_cov.foo=1"],
+         "proxy 'jacob_cov' has no option 'foo'; its options: eigen_solver, k"),
+        (["--sample", "3", "--proxies", "jacob_cov", "--option", "jacob_cov.eigen_solver=bogus"],
+         "jacob_cov option eigen_solver='bogus' is not allowed; use one of: 'eig', 'eigvalsh'"),
+        (["--sample", "3", "--proxies", "jacob_cov", "--option", "jacob_cov.k=NaN"],
+         "jacob_cov.k=nan is not allowed; use a finite number"),
+        (["--sample", "3", "--proxies", "snip", "--option", "jacob_cov.k=1e-4"],
+         "options given for proxy 'jacob_cov', which is not among the proxies asked for: snip"),
+        (["--sample", "3", "--model-option", "depth=3"], "space 'nb201' has no model option 'depth'"),
+        (["--sample", "3", "--channels", "0"], "channels=0 is not allowed; use an integer >= 1"),
+        (["--sample", "3", "--cells-per-stage", "0"], "cells_per_stage=0 is not allowed; use an integer >= 1"),
+        (["--sample", "3", "--threads", "0"], "torch_threads=0 is not allowed"),
     ],
 )
-def test_bad_usage_exits_2_with_one_sentence(tmp_path, args, message):
-    result = runner.invoke(app, ["score", "--out", str(tmp_path / "x")] + args + FAST)
-    assert result.exit_code == 2
+def test_bad_usage_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
+    result = runner.invoke(app, ["score", "--out", str(tmp_path / "x")] + FAST + args)
+    assert result.exit_code == 2, result.output
     assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists(), "a bad setting must be refused before anything is written"
+
+
+def test_a_bad_setting_never_poisons_the_folder(tmp_path):
+    out = tmp_path / "o"
+    bad = runner.invoke(app, ["score", "--out", str(out), "--sample", "2", "--proxies", "jacob_cov",
+                              "--option", "jacob_cov.foo=1"] + FAST)
+    assert bad.exit_code == 2
+    good = runner.invoke(app, ["score", "--out", str(out), "--sample", "2", "--proxies", "jacob_cov"] + FAST)
+    assert good.exit_code == 0, good.output
 
 
 def test_bad_index_file_names_the_line(tmp_path):
@@ -78,7 +104,7 @@ def test_correlate_unknown_target(tmp_path):
     out = tmp_path / "r"
     runner.invoke(app, ["score", "--sample", "3", "--proxies", "params", "--out", str(out)] + FAST)
     result = runner.invoke(app, ["correlate", str(out), "--target", "accuracy"])
-    assert result.exit_code == 2 and "target 'accuracy' is not in the benchmark table" in result.output
+    assert result.exit_code == 2 and "target 'accuracy' is not in the nb201 benchmark table" in result.output
 
 
 def test_proxies_lists_the_registry():

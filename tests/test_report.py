@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from zcnas.atomic import atomic_open
 from zcnas.evaluation import correlation_table
 from zcnas.report import markdown_table, scatter_figure, scatter_grid, write_report
-from zcnas.report._atomic import atomic_open
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

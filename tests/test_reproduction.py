@@ -76,7 +76,8 @@ def test_jacob_cov_nan_rate_matches_the_reference(committed):
 def test_recomputing_a_slice_gives_the_committed_scores(committed, tmp_path):
     scores, config = committed
     archs = list(scores.index[:20])
-    settings = ScoreSettings(proxies=tuple(config["proxies"]), reference_compatible=True, seed=config["seed"])
+    settings = ScoreSettings(proxies=tuple(config["proxies"]), space_options={"reference_compatible": True},
+                             seed=config["seed"])
     score_many(archs, settings, tmp_path / "again", quiet=True, dedup=False)
     again = ResultStore(tmp_path / "again", read_only=True).pivot()
     pd.testing.assert_frame_equal(again, scores.loc[archs, again.columns], rtol=1e-4)

@@ -20,7 +20,7 @@ from zcnas.scoring.runner import ScoreSettings, plan_tasks, score_many
 from zcnas.scoring.store import ResultStore, StoreError
 from zcnas.spaces import nb201
 
-TINY = dict(data_source="synthetic", batch_size=4, channels=4, cells_per_stage=1)
+TINY = dict(data_source="synthetic", batch_size=4, space_options={"channels": 4, "cells_per_stage": 1})
 
 
 def tiny_settings(**kw) -> ScoreSettings:
@@ -147,8 +147,8 @@ def test_kill_9_loses_nothing_finished_and_resumes(tmp_path):
         "from zcnas.scoring.runner import ScoreSettings, score_many\n"
         "import sys\n"
         f"archs = {archs!r}\n"
-        "s = ScoreSettings(proxies=('synflow', 'params'), data_source='synthetic', batch_size=4, channels=4, "
-        "cells_per_stage=1)\n"
+        "s = ScoreSettings(proxies=('synflow', 'params'), data_source='synthetic', batch_size=4, "
+        "space_options={'channels': 4, 'cells_per_stage': 1})\n"
         "score_many(archs, s, sys.argv[1], quiet=True)\n"
     )
     script = tmp_path / "run.py"
@@ -173,10 +173,13 @@ def test_kill_9_loses_nothing_finished_and_resumes(tmp_path):
 
 
 def test_bad_settings_are_one_sentence():
-    with pytest.raises(ValueError, match="dataset='imagenet' is not allowed; use one of: cifar10, cifar100"):
+    with pytest.raises(ValueError, match="dataset 'imagenet' is not available for space 'nb201'; use one of: cifar10"):
         ScoreSettings(dataset="imagenet")
-    with pytest.raises(ValueError, match="need CIFAR-100 images"):
-        ScoreSettings(dataset="cifar100", proxies=("snip",))
+    with pytest.raises(ValueError, match="need cifar100 data .100 classes., but data_source 'cifar10' has 10"):
+        ScoreSettings(dataset="cifar100", data_source="cifar10", proxies=("snip",))
+    with pytest.raises(ValueError, match="no minibatches for dataset 'imagenet16'"):
+        ScoreSettings(dataset="imagenet16", proxies=("snip",))
+    assert ScoreSettings(dataset="cifar100", proxies=("snip",)).data_source == "cifar100"
     with pytest.raises(ValueError, match="unknown proxy 'nope'"):
         ScoreSettings(proxies=("nope",))
     ScoreSettings(dataset="cifar100", proxies=("synflow", "params", "flops"))  # data-free: fine

@@ -38,8 +38,8 @@ def test_ray_backend_survives_a_killed_worker(tmp_path):
     if not Path("/proc").exists():
         pytest.skip("needs /proc to find Ray worker processes")
     archs = nb201.sample(12, np.random.default_rng(11))
-    settings = ScoreSettings(proxies=("grasp", "synflow"), data_source="synthetic", batch_size=16, channels=8,
-                             cells_per_stage=1)
+    settings = ScoreSettings(proxies=("grasp", "synflow"), data_source="synthetic", batch_size=16,
+                             space_options={"channels": 8, "cells_per_stage": 1})
     killed: list[int] = []
     out = tmp_path / "ray"
 

@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "compute_proxies",
+    "correlate",
+    "score",
     "compute_proxy_results",
     "get_proxy",
     "list_proxies",
@@ -34,6 +36,10 @@ def __getattr__(name: str):
         from zcnas.proxies import compute
 
         return getattr(compute, name)
+    if name in ("score", "correlate"):
+        from zcnas import pipeline
+
+        return getattr(pipeline, name)
     if name in ("get_proxy", "list_proxies", "register_proxy", "ProxySpec"):
         from zcnas.proxies import registry
 

@@ -1,6 +1,8 @@
-"""The ``zcnas`` command: thin; it parses arguments and calls the library.
+"""The ``zcnas`` command: thin; it parses arguments and calls the library (``zcnas.pipeline``).
 
-Exit status: 0 on success, 2 on bad usage (a bad value, a folder made with other settings), 1 on failure.
+Exit status: 0 on success; 2 on bad usage (a bad value, a folder made with other settings), with one line
+naming the value and what is allowed; 1 on failure (a cell that could not be scored, a full disk); 130 when
+interrupted (Ctrl-C) and 143 when terminated (SIGTERM), after the rows computed so far are written.
 
 Example:
     zcnas score --space nb201 --dataset cifar10 --proxies all --sample 1000 --seed 0 --out runs/c10
@@ -9,17 +11,26 @@ Example:
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
+import click
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-cost proxies for lightweight NAS.")
 
+EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
+
 
 class UsageError(Exception):
     """Bad usage: exit status 2."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that every ``with`` block (store, executor) closes cleanly."""
 
 
 def _fail(message: str, code: int) -> None:
@@ -27,75 +38,72 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def read_arch_file(path: Path, space: str = "nb201") -> list[str]:
-    """Architectures listed in a file, one per line: an official NB-201 index or an architecture string.
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    from zcnas.scoring.store import StoreError
 
-    Blank lines and lines starting with '#' are skipped; a bad line is reported with its number.
-    """
-    from zcnas.spaces import nb201
-
-    if not path.is_file():
-        raise UsageError(f"index file {path} does not exist")
-    table = None
-    archs = []
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lstrip("-").isdigit():
-            if table is None:
-                from zcnas.benchmarks import load_nb201
-
-                table = load_nb201()
-            try:
-                archs.append(table.arch_at(int(line)))
-            except (ValueError, KeyError, IndexError) as exc:
-                raise UsageError(f"{path}:{number}: {exc}") from None
-        else:
-            try:
-                archs.append(nb201.to_string(line))
-            except ValueError as exc:
-                raise UsageError(f"{path}:{number}: {exc}") from None
-    if not archs:
-        raise UsageError(f"index file {path} lists no architectures")
-    return archs
+    return (UsageError, ValueError, KeyError, TypeError, StoreError)
 
 
-def _select_archs(space: str, all_: bool, sample: Optional[int], indices: Optional[Path], seed: int) -> list[str]:
-    import numpy as np
-
-    from zcnas.spaces import nb201
-
-    if space != "nb201":
-        raise UsageError(f"unknown space {space!r}; available: nb201")
-    chosen = sum([all_, sample is not None, indices is not None])
-    if chosen != 1:
-        raise UsageError("choose exactly one of --all, --sample N and --indices FILE")
-    if all_:
-        return nb201.all_archs()
-    if sample is not None:
-        if not 1 <= sample <= nb201.NUM_ARCHS:
-            raise UsageError(f"--sample {sample} is out of range 1..{nb201.NUM_ARCHS}")
-        return nb201.sample(sample, np.random.default_rng(seed))
-    return read_arch_file(indices, space)
+def _failure_errors() -> tuple[type[BaseException], ...]:
+    return (OSError,)
 
 
-def _parse_options(values: list[str]) -> dict[str, dict[str, object]]:
-    """``proxy.option=value`` pairs (values parsed as JSON when they parse, else kept as strings)."""
-    import json
+def _run(call: Any) -> Any:
+    """Run a library call: bad usage exits 2, a failure exits 1, each with one line."""
+    try:
+        return call()
+    except _usage_errors() as exc:
+        _fail(_message(exc), EXIT_USAGE)
+    except _failure_errors() as exc:
+        _fail(_message(exc), EXIT_FAILURE)
 
-    options: dict[str, dict[str, object]] = {}
+
+def _message(exc: BaseException) -> str:
+    """The one-line message of an exception (a KeyError's own text, not its quoted repr)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return str(text).splitlines()[0] if str(text) else type(exc).__name__
+
+
+def _parse_value(text: str) -> Any:
+    """A command-line value: JSON when it parses (numbers, true/false, null), else the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_proxy_options(values: list[str]) -> dict[str, dict[str, Any]]:
+    """``proxy.option=value`` pairs as ``{proxy: {option: value}}``."""
+    options: dict[str, dict[str, Any]] = {}
     for item in values:
         key, sep, value = item.partition("=")
         proxy, dot, option = key.partition(".")
         if not sep or not dot or not proxy or not option:
             raise UsageError(f"--option {item!r} must read proxy.option=value, e.g. jacob_cov.eigen_solver=eigvalsh")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        options.setdefault(proxy, {})[option] = parsed
+        options.setdefault(proxy, {})[option] = _parse_value(value)
     return options
+
+
+def parse_model_options(values: list[str]) -> dict[str, Any]:
+    """``name=value`` pairs as ``{name: value}``."""
+    options: dict[str, Any] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--model-option {item!r} must read name=value, e.g. channels=16")
+        options[name] = _parse_value(value)
+    return options
+
+
+def read_arch_file(path: Path, space: str = "nb201") -> list[str]:
+    """Cells listed in a file (a cell string or an official benchmark index per line); see
+    ``zcnas.pipeline.read_cell_file``."""
+    from zcnas.pipeline import read_cell_file
+
+    try:
+        return read_cell_file(path, space)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @app.command()
@@ -107,82 +115,107 @@ def proxies() -> None:
         spec = get_proxy(name)
         labels = "labels" if spec.needs_labels else "no labels"
         kind = "data-free" if spec.data_free else "data"
-        typer.echo(f"{name:12s} {labels:9s} {kind:9s} BN {'kept' if spec.bn else 'removed':7s} {spec.description}")
+        tags = ",".join(sorted(spec.tags)) or "-"
+        typer.echo(f"{name:12s} {labels:9s} {kind:9s} BN {'kept' if spec.bn else 'removed':7s} {tags:6s} "
+                   f"{spec.description}")
+
+
+@app.command()
+def spaces() -> None:
+    """List the registered search spaces, their datasets and model options."""
+    from zcnas.spaces import get_space, list_spaces
+
+    for name in list_spaces():
+        space = get_space(name)
+        size = f"{space.size:,} cells" if space.size is not None else "size not counted"
+        typer.echo(f"{name}: {space.description} ({size}; datasets {', '.join(space.datasets)}; "
+                   f"benchmark {space.benchmark or 'none'})")
+        for option in space.model_options:
+            typer.echo(f"    --model-option {option.name}=<{option.kind.__name__}>  default {option.default!r}: "
+                       f"{option.help}")
 
 
 @app.command()
 def score(
     out: Path = typer.Option(..., help="result folder (Parquet parts + config.json); rerun to resume"),
-    space: str = typer.Option("nb201", help="search space"),
-    dataset: str = typer.Option("cifar10", help="cifar10 or cifar100 (number of classes)"),
-    proxies: str = typer.Option("grad_norm,snip,grasp,fisher,synflow,jacob_cov",
-                                help="comma-separated names, or 'all'"),
-    all_: bool = typer.Option(False, "--all", help="every architecture of the space"),
-    sample: Optional[int] = typer.Option(None, help="a seeded uniform sample of N architectures"),
-    indices: Optional[Path] = typer.Option(None, help="file: one official index or architecture string per line"),
+    space: str = typer.Option("nb201", help="search space (zcnas spaces)"),
+    dataset: Optional[str] = typer.Option(None, help="the task the networks are built for (default: the space's first)"),
+    proxies: Optional[str] = typer.Option(None, help="comma-separated names, or 'all' (default: the paper's six)"),
+    all_: bool = typer.Option(False, "--all", help="every cell of the space"),
+    sample: Optional[int] = typer.Option(None, help="a seeded uniform sample of N cells"),
+    cells: Optional[Path] = typer.Option(None, "--cells", "--indices",
+                                         help="file: one cell string or official benchmark index per line"),
     seed: int = typer.Option(0, help="run seed: the sample, each cell's init and minibatch"),
-    batch_size: int = typer.Option(64, help="images per minibatch"),
-    batch_mode: str = typer.Option("per-cell", help="per-cell (each arch its own batch, as the reference) or fixed"),
+    batch_size: int = typer.Option(64, help="samples per minibatch"),
+    batch_mode: str = typer.Option("per-cell", help="per-cell (each cell its own batch, as the reference) or fixed"),
     augment: bool = typer.Option(False, help="the reference's training augmentation (random crop + flip)"),
-    data_source: str = typer.Option("cifar10", help="cifar10 (npz subset), cifar10-batches-py, cifar100-python, synthetic"),
+    data_source: Optional[str] = typer.Option(None, help="minibatch source (default: the dataset's subset in the "
+                                                         "data folder); cifar10, cifar100, cifar10-batches-py, "
+                                                         "cifar100-python, synthetic"),
     data_folder: Optional[Path] = typer.Option(None, help="official CIFAR python folder for those sources"),
-    reference_compatible: bool = typer.Option(False, help="the zero-cost reference's NB-201 cell (non-affine BN, conv bias)"),
     dtype: str = typer.Option("float32", help="float32 or float64"),
-    channels: int = typer.Option(16, help="stem channels C of the network (benchmark: 16)"),
-    cells_per_stage: int = typer.Option(5, help="cells per stage (benchmark: 5)"),
+    model_option: list[str] = typer.Option([], help="a model option of the space, name=value (repeatable; "
+                                                    "zcnas spaces lists them)"),
+    channels: Optional[int] = typer.Option(None, help="shortcut for --model-option channels=N"),
+    cells_per_stage: Optional[int] = typer.Option(None, help="shortcut for --model-option cells_per_stage=N"),
+    reference_compatible: Optional[bool] = typer.Option(
+        None, "--reference-compatible/--benchmark-faithful",
+        help="shortcut for --model-option reference_compatible=true (NB-201: the zero-cost reference's cell)"),
     option: list[str] = typer.Option([], help="proxy option, e.g. jacob_cov.eigen_solver=eigvalsh (repeatable)"),
     backend: str = typer.Option("inline", help="inline, process or ray"),
     workers: Optional[int] = typer.Option(None, help="processes (process backend) or local Ray CPUs"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (auto, ray://host:port)"),
+    threads: Optional[int] = typer.Option(None, help="torch threads per cell (default: all inline, CPUs/workers "
+                                                     "per process, 1 per Ray task); recorded in config.json"),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="score isomorphic cells separately for data-free proxies"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
-    """Score architectures with zero-cost proxies into a resumable result folder."""
-    from zcnas.proxies.registry import resolve_names
-    from zcnas.scoring.runner import ScoreSettings, score_many
-    from zcnas.scoring.store import StoreError
+    """Score cells of a search space with zero-cost proxies into a resumable result folder."""
+    from zcnas.pipeline import score as run_score
 
-    try:
-        archs = _select_archs(space, all_, sample, indices, seed)
-        settings = ScoreSettings(
-            proxies=tuple(resolve_names(proxies)), space=space, dataset=dataset, data_source=data_source,
-            data_folder=str(data_folder) if data_folder else None, batch_size=batch_size, seed=seed,
-            batch_mode=batch_mode, augment=augment, reference_compatible=reference_compatible, dtype=dtype,
-            channels=channels, cells_per_stage=cells_per_stage, options=_parse_options(option),
+    def call():
+        if sum([all_, sample is not None, cells is not None]) != 1:
+            raise UsageError("choose exactly one of --all, --sample N and --cells FILE")
+        space_options = parse_model_options(model_option)
+        for name, value in (("channels", channels), ("cells_per_stage", cells_per_stage),
+                            ("reference_compatible", reference_compatible)):
+            if value is not None:
+                space_options[name] = value
+        return run_score(
+            out, space=space, all_cells=all_, sample=sample, cells_file=cells, seed=seed, proxies=proxies,
+            backend=backend, workers=workers, address=address, threads=threads, dedup=not no_dedup, quiet=quiet,
+            dataset=dataset, data_source=data_source, data_folder=str(data_folder) if data_folder else None,
+            batch_size=batch_size, batch_mode=batch_mode, augment=augment, dtype=dtype,
+            space_options=space_options, options=parse_proxy_options(option),
         )
-        if backend not in ("inline", "process", "ray"):
-            raise UsageError(f"--backend {backend!r} is not allowed; use inline, process or ray")
-        summary = score_many(archs, settings, out, backend=backend, workers=workers, address=address,
-                             dedup=not no_dedup, quiet=quiet)
-    except (UsageError, ValueError, StoreError) as exc:
-        _fail(str(exc), 2)
+
+    summary = _run(call)
     typer.echo(summary.line())
+    for note in summary.notes:
+        typer.echo(f"  note: {note}", err=True)
     for message in summary.error_messages:
         typer.echo(f"  error: {message}", err=True)
     if summary.errors:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()
 def correlate(
     run: Path = typer.Argument(..., help="a result folder written by `zcnas score`"),
-    target: str = typer.Option("cifar10_test_200ep", help="ground-truth column of the NB-201 table"),
+    target: Optional[str] = typer.Option(None, help="ground-truth metric (default: the run's dataset's test metric)"),
     report_dir: Optional[Path] = typer.Option(None, help="where to write the report (default RUN/report)"),
-    benchmark_file: Optional[Path] = typer.Option(None, help="NB-201 accuracy CSV (default: the data folder's)"),
+    benchmark: Optional[str] = typer.Option(None, help="a registered benchmark (default: the run's space's own)"),
+    benchmark_file: Optional[Path] = typer.Option(None, help="read the benchmark from this file"),
     title: Optional[str] = typer.Option(None, help="report title"),
     spread_size: Optional[int] = typer.Option(None, help="add spearman_sd: bootstrap SD of rho on N cells"),
 ) -> None:
-    """Rank-correlate a result folder with NB-201 accuracies: Markdown + CSV table and scatter plots."""
-    from zcnas.report.correlation import correlation_report
-    from zcnas.scoring.store import StoreError
+    """Rank-correlate a result folder with its space's ground truth: Markdown + CSV table and scatter plots."""
+    from zcnas.pipeline import correlate as run_correlate
 
-    try:
-        path, table = correlation_report(run, target=target, report_dir=report_dir,
-                                         benchmark_file=benchmark_file, title=title, spread_size=spread_size)
-    except (ValueError, KeyError, StoreError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""), 2)
-    typer.echo(table)
-    typer.echo(f"report: {path}")
+    result = _run(lambda: run_correlate(run, target, benchmark=benchmark, benchmark_file=benchmark_file,
+                                        report_dir=report_dir, title=title, spread_size=spread_size))
+    typer.echo(result.markdown)
+    typer.echo(f"report: {result.path}")
 
 
 @app.command()
@@ -194,28 +227,46 @@ def demo(
 ) -> None:
     """The main job on the shared data: score a seeded NB-201 sample with the paper's six plus params and
     flops on real CIFAR-10 minibatches, correlate with 200-epoch CIFAR-10 test accuracy, write a report."""
-    from zcnas.report.correlation import correlation_report
-    from zcnas.scoring.runner import ScoreSettings, score_many
+    from zcnas.pipeline import correlate as run_correlate
+    from zcnas.pipeline import score as run_score
+    from zcnas.proxies.registry import paper_proxies
 
-    settings = ScoreSettings(proxies=("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov",
-                                      "params", "flops"), seed=seed)
-    archs = _select_archs("nb201", False, sample, None, seed)
-    typer.echo(f"scoring {len(archs)} NB-201 cells on real CIFAR-10 minibatches of 64 -> {out}")
-    summary = score_many(archs, settings, out, backend="process" if workers > 1 else "inline", workers=workers)
+    typer.echo(f"scoring {sample} NB-201 cells on real CIFAR-10 minibatches of 64 -> {out}")
+    summary = _run(lambda: run_score(out, space="nb201", sample=sample, seed=seed,
+                                     proxies=[*paper_proxies(), "params", "flops"],
+                                     backend="process" if workers > 1 else "inline", workers=workers))
     typer.echo(summary.line())
-    path, table = correlation_report(out, target="cifar10_test_200ep",
-                                     title=f"zcnas demo: {len(archs)} NB-201 cells, CIFAR-10")
-    typer.echo(table)
-    typer.echo(f"report: {path}")
+    result = _run(lambda: run_correlate(out, "cifar10_test_200ep",
+                                        title=f"zcnas demo: {sample} NB-201 cells, CIFAR-10"))
+    typer.echo(result.markdown)
+    typer.echo(f"report: {result.path}")
 
 
-def main() -> None:
-    """Entry point of the ``zcnas`` console script."""
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``zcnas`` console script: exit codes as in the module docstring."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
+        code = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        terminated = isinstance(exc.__context__, _Terminated) or isinstance(exc.__cause__, _Terminated)
+        typer.echo(f"{'terminated' if terminated else 'interrupted'}; rerun the same command to resume", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    except _Terminated:
+        typer.echo("terminated; rerun the same command to resume", err=True)
+        sys.exit(EXIT_TERMINATED)
+    except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zcnas.data.cifar import detect_cifar_folder, load_cifar10_subset, load_cifar100_subset, load_cifar_batches_py
+from zcnas.data.cifar import (
+    detect_cifar_folder,
+    load_cifar10_subset,
+    load_cifar100_subset,
+    load_cifar_batches_py,
+)
 from zcnas.data.transforms import CIFAR_MEAN, CIFAR_STD, augment_uint8, normalize, resize, to_tensor
 
 __all__ = ["DEFAULT_SOURCES", "SOURCES", "fixed_batch_seed", "minibatch"]

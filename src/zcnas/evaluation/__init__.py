@@ -25,6 +25,7 @@ from zcnas.evaluation.rank import (
     top_k_hits,
     vote_agreement,
 )
+from zcnas.evaluation.summary import correlation_summary
 
 __all__ = [
     "VOTE_PROXIES",
@@ -33,6 +34,7 @@ __all__ = [
     "TopKHitsResult",
     "VoteResult",
     "align_by_index",
+    "correlation_summary",
     "correlation_table",
     "kendall",
     "rank_vote",

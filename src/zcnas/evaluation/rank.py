@@ -9,7 +9,9 @@ Conventions shared by every metric here:
   next to how many it used (``n``). Every definition below (top fractions included) applies to the kept
   positions only.
 * Values are signed: a proxy that ranks architectures backwards gets a negative correlation, never ``abs()``.
-  The scores are taken as higher-is-better.
+  The metric functions take scores and targets as higher-is-better; ``correlation_table`` first turns every
+  column and the target that way round (``higher_is_better``, ``target_higher_is_better``), so a loss target
+  or a lower-is-better proxy is read the right way and a positive value always means "ranks well".
 * Fewer than 3 usable points gives a NaN value, never an exception. A constant input (zero variance after
   dropping) also gives NaN, as it does in scipy, but without the warning.
 * Where a definition has to order tied values (top-fraction sets, top-k), the tie is broken by position: the
@@ -609,8 +611,14 @@ def correlation_table(
     k: int = 64,
     k_fraction: float = 0.05,
     vote_proxies: Sequence[str] = VOTE_PROXIES,
+    higher_is_better: Mapping[str, bool] | None = None,
+    target_higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """All of the paper's rank metrics, one row per proxy (plus a "vote" row when its members are present).
+
+    Direction: a column named in ``higher_is_better`` with False, and the target when
+    ``target_higher_is_better`` is False (a loss), are negated before anything is computed, so every metric
+    reads "higher means better" and the top fractions are the best cells by each side's own direction.
 
     ``scores`` and ``targets`` are aligned by index (architecture string), keeping the score table's row order
     (which is the order used to break ties); an empty overlap is an error. Each row is computed on that
@@ -652,6 +660,12 @@ def correlation_table(
     _check_fraction(k_fraction)
     scores, targets = align_by_index(scores, targets)
     proxies = select_proxy_columns(scores, proxies)
+    flip = [p for p, hib in (higher_is_better or {}).items() if not hib and p in scores.columns]
+    if flip:
+        scores = scores.copy()
+        scores[flip] = -scores[flip]
+    if not target_higher_is_better:
+        targets = -targets
     f_lab = _fraction_label(fraction)
     kf_lab = _fraction_label(k_fraction)
     c_top_s, c_top_k, c_overlap = f"top{f_lab}_spearman", f"top{f_lab}_kendall", f"top{f_lab}_overlap"

@@ -7,7 +7,14 @@ Example:
 """
 
 from zcnas.proxies.compute import ProxyResult, compute_proxies, compute_proxy_results
-from zcnas.proxies.registry import PAPER_TAG, ProxySpec, get_proxy, list_proxies, paper_proxies, register_proxy
+from zcnas.proxies.registry import (
+    PAPER_TAG,
+    ProxySpec,
+    get_proxy,
+    list_proxies,
+    paper_proxies,
+    register_proxy,
+)
 
 __all__ = [
     "PAPER_TAG",

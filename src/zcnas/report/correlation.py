@@ -1,86 +1,78 @@
-"""The correlation report of a result folder: a Markdown + CSV table and scatter plots, against NB-201.
+"""The correlation report: a Markdown + CSV table and scatter plots, drawn from tables it is given.
+
+It opens no store and no benchmark: ``zcnas.pipeline.correlate`` loads those and calls it.
 
 Example:
-    zcnas correlate runs/c10 --target cifar10_test_200ep     # writes runs/c10/report/{correlation.md,csv,png}
+    >>> import tempfile, pandas as pd
+    >>> from pathlib import Path
+    >>> idx = [f"c{i}" for i in range(6)]
+    >>> values = pd.DataFrame({"synflow": range(6)}, index=idx, dtype=float)
+    >>> target = pd.Series(range(6), index=idx, dtype=float)
+    >>> summary = pd.DataFrame({"spearman": [1.0]}, index=pd.Index(["synflow"], name="proxy"))
+    >>> path = write_correlation_report(summary, values, target, Path(tempfile.mkdtemp()), target_name="acc")
+    >>> path.name, (path.parent / "correlation.csv").is_file()
+    ('correlation.md', True)
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
+from zcnas.atomic import atomic_open
+from zcnas.report.markdown import markdown_table, write_report
+from zcnas.report.plots import scatter_grid
 
-def score_table(run: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """``(values, seconds, config)`` of a result folder: index arch, one column per proxy."""
-    from zcnas.scoring.store import ResultStore
+__all__ = ["write_correlation_report"]
 
-    store = ResultStore(run, read_only=True)
-    return store.pivot("value"), store.pivot("seconds"), dict(store.config)
+_NOTES = (
+    "Signed values, each proxy and the target read in their own direction (a positive value ranks well). "
+    "`vote` row: rank-vote (mean rank of synflow, jacob_cov, snip); `pairwise_agreement` is the paper's pairwise "
+    "concordance rate (not a Spearman). `n_nan`: cells dropped for a non-finite score. `sec_per_cell`: mean "
+    "seconds over the cells that computed the proxy (shared copies excluded)."
+)
 
 
-def correlation_summary(
+def write_correlation_report(
+    summary: pd.DataFrame,
     values: pd.DataFrame,
-    seconds: pd.DataFrame | None,
     targets: pd.Series,
-    proxies: list[str] | None = None,
-    spread_size: int | None = None,
-) -> pd.DataFrame:
-    """The paper's rank metrics per proxy plus the vote, with seconds per cell (computed cells only) and, with
-    ``spread_size``, the bootstrap standard deviation of Spearman on that many cells (``spearman_sd``)."""
-    from zcnas.evaluation import align_by_index, correlation_table, spearman_spread
-
-    table = correlation_table(values, targets, proxies=proxies)
-    if spread_size:
-        scores, aligned = align_by_index(values, targets)
-        table["spearman_sd"] = [
-            spearman_spread(scores[p], aligned, spread_size) if p in scores else float("nan") for p in table.index
-        ]
-    if seconds is not None:
-        # shared rows carry 0 s; the cost of a proxy is its mean over the cells that computed it
-        per_cell = seconds.where(seconds > 0).mean()
-        table["sec_per_cell"] = [per_cell.get(p, float("nan")) for p in table.index]
-    return table
-
-
-def correlation_report(
-    run: str | Path,
-    target: str = "cifar10_test_200ep",
-    report_dir: str | Path | None = None,
-    benchmark_file: str | Path | None = None,
+    out: str | os.PathLike[str],
+    *,
+    target_name: str,
     title: str | None = None,
-    spread_size: int | None = None,
-) -> tuple[Path, str]:
-    """Write ``correlation.md``, ``correlation.csv`` and ``scatter.png`` for ``run``; return (md path, table).
+    settings_line: str = "",
+    extra_images: tuple[Path, ...] = (),
+) -> Path:
+    """Write ``correlation.md``, ``correlation.csv`` and ``scatter.png`` into ``out``; return the Markdown path.
 
-    Raises:
-        KeyError: ``target`` is not a column of the benchmark table (the message lists them).
+    Args:
+        summary: one row per proxy (``zcnas.evaluation.correlation_summary``).
+        values: the scores, one column per proxy, indexed by cell.
+        targets: the ground truth, indexed by cell.
+        out: the report folder (created when missing; must not be a file).
+        target_name: the target's name, for titles.
+        title: the report title.
+        settings_line: one line describing the run.
+        extra_images: more figures to embed (already written).
     """
-    from zcnas.benchmarks import load_nb201
-    from zcnas.report.markdown import markdown_table, write_report
-    from zcnas.report.plots import scatter_grid
-
-    run = Path(run)
-    values, seconds, config = score_table(run)
-    table = load_nb201(benchmark_file)
-    if target not in table.metrics:
-        raise KeyError(f"target {target!r} is not in the benchmark table; available: {', '.join(table.metrics)}")
-    targets = table.column(target)
-    summary = correlation_summary(values, seconds, targets, spread_size=spread_size)
-    out = Path(report_dir) if report_dir else run / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out / "correlation.csv", float_format="%.6g")
-    proxies = [p for p in summary.index if p != "vote"]
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"report folder {out} is a file; pass a folder (or a path that does not exist yet)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the report folder {out}: {exc.strerror or exc}") from exc
+    with atomic_open(out / "correlation.csv", "w", encoding="utf-8") as fh:
+        summary.to_csv(fh, float_format="%.6g")
+    proxies = [p for p in summary.index if p in values.columns]
     image = scatter_grid(values, targets, out / "scatter.png", proxies=proxies,
-                         title=f"{run.name}: proxy rank vs {target}")
-    text = markdown_table(summary)
-    settings = ", ".join(f"{k}={config[k]}" for k in ("dataset", "data_source", "batch_size", "batch_mode",
-                                                      "augment", "reference_compatible", "seed") if k in config)
+                         title=f"proxy rank vs {target_name}")
     sections = [
-        ("Settings", f"{len(values)} architectures; {settings}; target `{target}`."),
-        ("Rank correlation", text + "\n\nSigned values. `vote` row: rank-vote (mean rank of synflow, jacob_cov, "
-         "snip); `pairwise_agreement` is the paper's pairwise concordance rate (not a Spearman). `n_nan`: cells "
-         "dropped for a non-finite score. `sec_per_cell`: mean seconds over the cells that computed the proxy (shared copies excluded)."),
+        ("Settings", f"{len(values)} cells; {settings_line}; target `{target_name}`."),
+        ("Rank correlation", markdown_table(summary) + "\n\n" + _NOTES),
     ]
-    path = write_report(out / "correlation.md", title or f"Correlation report: {run.name}", sections, [image])
-    return path, text
+    return write_report(out / "correlation.md", title or f"Correlation report: {target_name}", sections,
+                        [image, *extra_images])

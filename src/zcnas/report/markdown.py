@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from zcnas.report._atomic import atomic_open
+from zcnas.atomic import atomic_open
 
 __all__ = ["markdown_table", "write_report"]
 

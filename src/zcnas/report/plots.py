@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from zcnas.atomic import atomic_open
 from zcnas.evaluation.rank import align_by_index, select_proxy_columns, spearman
-from zcnas.report._atomic import atomic_open
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

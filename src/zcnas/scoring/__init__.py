@@ -1,7 +1,8 @@
-"""zcnas.scoring: score many architectures into a resumable result store, in-process, in processes or on Ray.
+"""zcnas.scoring: the scoring engine (``Scorer``), its settings, the resumable result store and executors
+(in-process, processes, Ray).
 
 Example:
-    >>> from zcnas.scoring import ResultStore, make_executor
+    >>> from zcnas.scoring import ResultStore, Scorer, ScoreSettings, make_executor
     >>> make_executor("inline")
     InlineExecutor()
 """
@@ -22,7 +23,9 @@ _EXECUTOR_NAMES = (
     "make_executor",
 )
 
-__all__ = [*_STORE_NAMES, *_EXECUTOR_NAMES]
+_RUNNER_NAMES = ("ScoreSettings", "ScoreSummary", "Scorer", "score_many")
+
+__all__ = [*_STORE_NAMES, *_EXECUTOR_NAMES, *_RUNNER_NAMES, "MemoryStore"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,4 +38,12 @@ def __getattr__(name: str) -> Any:
         from zcnas.scoring import executors
 
         return getattr(executors, name)
+    if name in _RUNNER_NAMES:
+        from zcnas.scoring import runner
+
+        return getattr(runner, name)
+    if name == "MemoryStore":
+        from zcnas.scoring.memory_store import MemoryStore
+
+        return MemoryStore
     raise AttributeError(f"module 'zcnas.scoring' has no attribute {name!r}")

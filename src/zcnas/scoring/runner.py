@@ -1,129 +1,70 @@
-"""score_many: score many architectures of a space with the chosen proxies into a resumable result store.
+"""The scoring engine: ``Scorer(space, settings, store).score(cells)`` computes only what the store lacks.
 
-Each architecture is one task: build its network (init seeded from the run seed and the architecture), draw its
-minibatch, compute the proxies with shared passes, and return one row per proxy. Rows land in a
-``ResultStore`` as tasks finish, so a killed run resumes where it stopped. Data-free proxies (synflow, params,
-flops, ...) are computed once per group of cells with the same ``dedup_key`` (isomorphic cells with the same
-op counts; for size-only proxies, params and flops, every cell with the same op counts) and copied to the others
-with ``shared_from`` set, unless ``dedup=False``.
+Each cell is one task (``zcnas.scoring.cell_task.score_cell``): build its network (init seeded from the run
+seed and the cell string), draw its minibatch, compute the proxies with shared passes, and return one row per
+proxy. Rows land in the store as tasks finish, so a killed run resumes where it stopped. Data-free proxies are
+computed once per group of cells with the same ``space.dedup_key`` (size-only ones, params and flops, per
+``space.size_key``) and copied to the others with ``shared_from`` set, unless ``dedup=False``. Nothing here
+knows a space: the settings name one and the space answers.
+
+A search calls ``Scorer.score`` cell by cell (store None: an in-memory cache); ``score_many`` and
+``zcnas score`` are thin uses of it with a result folder.
 
 Example:
     >>> import tempfile
     >>> from zcnas.scoring.runner import ScoreSettings, score_many
-    >>> settings = ScoreSettings(proxies=("params",), data_source="synthetic", batch_size=2, channels=4,
-    ...                          cells_per_stage=1)
-    >>> archs = ["|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|"]
-    >>> summary = score_many(archs, settings, tempfile.mkdtemp(), quiet=True)
+    >>> settings = ScoreSettings(proxies=("params",), data_source="synthetic", batch_size=2,
+    ...                          space_options={"channels": 4, "cells_per_stage": 1})
+    >>> cells = ["|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|"]
+    >>> summary = score_many(cells, settings, tempfile.mkdtemp(), quiet=True)
     >>> summary.computed, summary.errors
     (1, 0)
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from types import TracebackType
+from typing import Any
 
+import pandas as pd
 import torch
 
-from zcnas import __version__
-from zcnas.proxies.compute import compute_proxy_results
-from zcnas.proxies.registry import get_proxy, resolve_names
-from zcnas.scoring.executors import TaskFailed, make_executor
-from zcnas.scoring.store import ResultStore
+from zcnas.proxies.registry import get_proxy
+from zcnas.scoring.cell_task import Task, build_cell_model, cell_batch, result_row, score_cell
+from zcnas.scoring.executors import BACKENDS, Executor, TaskFailed, available_cpus, make_executor
+from zcnas.scoring.memory_store import MemoryStore
+from zcnas.scoring.settings import ScoreSettings, check_int
+from zcnas.scoring.store import CONFIG_NAME, ResultStore, StoreError
+from zcnas.spaces import get_space
+from zcnas.spaces.base import SearchSpace, encode_all
 
-SPACES = ("nb201",)
-DATASETS = {"cifar10": 10, "cifar100": 100}
-DATA_SOURCES = ("cifar10", "cifar10-batches-py", "cifar100-python", "synthetic")
-BATCH_MODES = ("per-cell", "fixed")
+__all__ = [
+    "ScoreSettings",
+    "ScoreSummary",
+    "Scorer",
+    "build_cell_model",
+    "cell_batch",
+    "default_threads",
+    "plan_tasks",
+    "score_cell",
+    "score_many",
+]
 
-
-@dataclass(frozen=True)
-class ScoreSettings:
-    """Everything that decides a score; stored in the result folder's ``config.json``.
-
-    Attributes:
-        proxies: proxy names (may grow between runs of one folder).
-        space: search space ("nb201").
-        dataset: the classification task: "cifar10" (10 classes) or "cifar100" (100 classes).
-        data_source: where minibatches come from: "cifar10" (the npz subset in the data folder),
-            "cifar10-batches-py" / "cifar100-python" (an official folder, ``data_folder``) or "synthetic".
-        data_folder: the official CIFAR python folder for those sources.
-        batch_size: images per minibatch (reference: 64 on NB-201).
-        seed: run seed; with the architecture string it seeds each cell's init and minibatch.
-        batch_mode: "per-cell" (each architecture its own random batch, as the reference's shuffled loader)
-            or "fixed" (one batch for every architecture).
-        augment: the reference's training augmentation on the batch (random crop + flip).
-        reference_compatible: the zero-cost reference's NB-201 cell variant (non-affine BN, conv bias).
-        dtype: "float32" or "float64" for the model and batch (synflow is float64 regardless).
-        channels / cells_per_stage: the network's width and depth (benchmark: 16 and 5).
-        options: per-proxy options, e.g. {"jacob_cov": {"eigen_solver": "eigvalsh"}}.
-    """
-
-    proxies: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
-    space: str = "nb201"
-    dataset: str = "cifar10"
-    data_source: str = "cifar10"
-    data_folder: str | None = None
-    batch_size: int = 64
-    seed: int = 0
-    batch_mode: str = "per-cell"
-    augment: bool = False
-    reference_compatible: bool = False
-    dtype: str = "float32"
-    channels: int = 16
-    cells_per_stage: int = 5
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "proxies", tuple(resolve_names(list(self.proxies))))
-        checks = [
-            ("space", self.space, SPACES),
-            ("dataset", self.dataset, tuple(DATASETS)),
-            ("data_source", self.data_source, DATA_SOURCES),
-            ("batch_mode", self.batch_mode, BATCH_MODES),
-            ("dtype", self.dtype, ("float32", "float64")),
-        ]
-        for name, value, allowed in checks:
-            if value not in allowed:
-                raise ValueError(f"{name}={value!r} is not allowed; use one of: {', '.join(allowed)}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size} is not allowed; use an integer >= 1")
-        if self.seed < 0:
-            raise ValueError(f"seed={self.seed} is not allowed; use an integer >= 0")
-        if (
-            self.needs_data
-            and self.dataset == "cifar100"
-            and self.data_source in ("cifar10", "cifar10-batches-py")
-        ):
-            raise ValueError(
-                f"proxies {list(self.data_proxies)} need CIFAR-100 images, which the shared data folder does not "
-                "have; pass data_source='cifar100-python' with data_folder=<cifar-100-python folder>, "
-                "or choose data-free proxies (synflow, params, flops)"
-            )
-
-    @property
-    def data_proxies(self) -> tuple[str, ...]:
-        return tuple(p for p in self.proxies if not get_proxy(p).data_free)
-
-    @property
-    def needs_data(self) -> bool:
-        return bool(self.data_proxies)
-
-    def store_config(self) -> dict[str, Any]:
-        """The settings as stored in ``config.json`` (plus the package version)."""
-        config = asdict(self)
-        config["proxies"] = list(self.proxies)
-        config["zcnas_version"] = __version__
-        config["torch_version"] = torch.__version__.split("+")[0]
-        return config
+#: Settings keys a resumed folder may change: the proxy list grows, and a folder made before the thread count
+#: was recorded adopts it (a recorded count that differs is refused, see ``Scorer``).
+_MAY_CHANGE = ("proxies", "torch_threads")
 
 
 @dataclass
 class ScoreSummary:
-    """What a ``score_many`` run did."""
+    """What a scoring call did."""
 
     archs: int = 0
     computed: int = 0
@@ -134,6 +75,7 @@ class ScoreSummary:
     errors: int = 0
     seconds: float = 0.0
     error_messages: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
@@ -143,191 +85,169 @@ class ScoreSummary:
         )
 
 
-def _seed_for(settings: ScoreSettings, kind: str, arch: str) -> int:
-    from zcnas.data.batches import fixed_batch_seed
-
-    return fixed_batch_seed(settings.seed, f"{kind}|{arch}")
-
-
-def cell_batch(settings: ScoreSettings, arch: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The minibatch an architecture is scored on (all-zero images when only data-free proxies are asked)."""
-    from zcnas.data.batches import minibatch
-
-    if not settings.needs_data:
-        return torch.zeros(settings.batch_size, 3, 32, 32), torch.zeros(settings.batch_size, dtype=torch.long)
-    seed = settings.seed if settings.batch_mode == "fixed" else _seed_for(settings, "batch", arch) % (2**32)
-    return minibatch(
-        settings.data_source,
-        batch_size=settings.batch_size,
-        seed=seed,
-        augment=settings.augment,
-        num_classes=DATASETS[settings.dataset] if settings.data_source == "synthetic" else None,
-        folder=settings.data_folder,
-    )
+def default_threads(backend: str, workers: int | None) -> int:
+    """Intra-op threads per cell when none are asked: this process's count inline, an equal share of the
+    CPUs per process worker, one per Ray task."""
+    if backend == "inline":
+        return torch.get_num_threads()
+    if backend == "process":
+        return max(1, available_cpus() // (workers or available_cpus()))
+    return 1
 
 
-def build_cell_model(settings: ScoreSettings, arch: str) -> torch.nn.Module:
-    """The network of ``arch`` as ``settings`` describe it, its init seeded from the run seed and ``arch``."""
-    from zcnas.spaces import nb201
-
-    net = nb201.build_model(
-        arch,
-        num_classes=DATASETS[settings.dataset],
-        channels=settings.channels,
-        cells_per_stage=settings.cells_per_stage,
-        reference_compatible=settings.reference_compatible,
-        seed=_seed_for(settings, "init", arch) % (2**63),
-    )
-    return net.double() if settings.dtype == "float64" else net
-
-
-def score_cell(task: tuple[str, tuple[str, ...], ScoreSettings]) -> list[dict[str, Any]]:
-    """Score one architecture with some proxies; returns one store row per proxy. Picklable for workers.
-
-    An exception while building the model or the batch becomes an "error" row for every proxy of the task.
-    """
-    arch, proxies, settings = task
-    start = time.perf_counter()
-    try:
-        net = build_cell_model(settings, arch)
-        inputs, targets = cell_batch(settings, arch)
-        options = {p: settings.options[p] for p in proxies if p in settings.options}
-        results = compute_proxy_results(
-            net,
-            inputs,
-            targets,
-            list(proxies),
-            seed=_seed_for(settings, "proxy", arch) % (2**63),
-            options=options,
-            errors="record",
-        )
-    except Exception as exc:  # a cell whose model raises: recorded, the run goes on
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        elapsed = time.perf_counter() - start
-        return [
-            _row(arch, p, settings.seed, math.nan, "error", message, elapsed / len(proxies)) for p in proxies
-        ]
-    return [
-        _row(arch, name, settings.seed, r.value, r.status, r.reason, r.seconds) for name, r in results.items()
-    ]
-
-
-def _row(
-    arch: str,
-    proxy: str,
-    seed: int,
-    value: float,
-    status: str,
-    reason: str,
-    seconds: float,
-    shared_from: str = "",
-) -> dict[str, Any]:
-    return {
-        "arch": arch,
-        "proxy": proxy,
-        "seed": int(seed),
-        "value": float(value),
-        "status": status,
-        "reason": reason,
-        "seconds": float(seconds),
-        "shared_from": shared_from,
-    }
-
-
-def _dedup_key(arch: str, proxy: str) -> str:
-    """Cells with equal keys share the proxy's data-free score: op counts for size-only proxies, else the
-    canonical form plus op counts."""
-    from zcnas.spaces import nb201
-
-    return nb201.size_key(arch) if get_proxy(proxy).size_only else nb201.dedup_key(arch)
-
-
-def _canonical_archs(archs: Iterable[str]) -> list[str]:
-    from zcnas.spaces import nb201
-
-    result, seen = [], set()
-    for arch in archs:
-        arch = nb201.to_string(arch)
-        if arch not in seen:
-            seen.add(arch)
-            result.append(arch)
-    return result
+def _group_key(space: SearchSpace, cell: str, proxy: str) -> str | None:
+    """Cells with equal keys share the proxy's score: ``size_key`` for size-only proxies, ``dedup_key`` for
+    other data-free ones, None (no sharing) for proxies that read the data."""
+    spec = get_proxy(proxy)
+    if not spec.data_free:
+        return None
+    return space.size_key(cell) if spec.size_only else space.dedup_key(cell)
 
 
 def plan_tasks(
-    archs: Sequence[str], settings: ScoreSettings, done: set[tuple[str, str, int]], dedup: bool
-) -> tuple[list[tuple[str, tuple[str, ...], ScoreSettings]], dict[tuple[str, str], list[str]]]:
-    """Which proxies each architecture still needs, and which finished rows to copy where.
+    cells: Sequence[str], settings: ScoreSettings, done: set[tuple[str, str, int]], dedup: bool,
+    space: SearchSpace | None = None,
+) -> tuple[list[Task], dict[tuple[str, str], list[str]]]:
+    """Which proxies each cell still needs, and which finished rows to copy where.
 
-    Returns ``(tasks, followers)``: ``followers[(source_arch, proxy)]`` lists architectures that take the
-    source's data-free value once it exists.
+    Returns ``(tasks, followers)``: ``followers[(source_cell, proxy)]`` lists cells that take the source's
+    data-free value once it exists.
     """
+    space = space or settings.space_obj
     seed = settings.seed
-    free = [p for p in settings.proxies if get_proxy(p).data_free]
     followers: dict[tuple[str, str], list[str]] = {}
-    source_of: dict[tuple[str, str], str] = {}  # (group key, proxy) -> arch that computes or computed it
-    if dedup:
-        for arch in archs:  # a group member already done is the source for the rest of its group
-            for p in free:
-                if (arch, p, seed) in done:
-                    source_of.setdefault((_dedup_key(arch, p), p), arch)
+    source_of: dict[tuple[str, str], str] = {}  # (group key, proxy) -> cell that computes or computed it
+    shareable = [p for p in settings.proxies if get_proxy(p).data_free] if dedup else []
+    for cell in cells:  # a group member already done is the source for the rest of its group
+        for p in shareable:
+            key = _group_key(space, cell, p)
+            if key is not None and (cell, p, seed) in done:
+                source_of.setdefault((key, p), cell)
     tasks = []
-    for arch in archs:
+    for cell in cells:
         needed = []
         for p in settings.proxies:
-            if (arch, p, seed) in done:
+            if (cell, p, seed) in done:
                 continue
-            if p in free and dedup:
-                source = source_of.setdefault((_dedup_key(arch, p), p), arch)
-                if source != arch:
-                    followers.setdefault((source, p), []).append(arch)
+            key = _group_key(space, cell, p) if p in shareable else None
+            if key is not None:
+                source = source_of.setdefault((key, p), cell)
+                if source != cell:
+                    followers.setdefault((source, p), []).append(cell)
                     continue
             needed.append(p)
         if needed:
-            tasks.append((arch, tuple(needed), settings))
+            tasks.append((cell, tuple(needed), settings))
     return tasks, followers
 
 
-def score_many(
-    archs: Iterable[str],
-    settings: ScoreSettings,
-    out: str | Path,
-    *,
-    backend: str = "inline",
-    workers: int | None = None,
-    address: str | None = None,
-    dedup: bool = True,
-    quiet: bool = False,
-    flush_every: int = 1,
-) -> ScoreSummary:
-    """Score ``archs`` into the result store at ``out``; rerunning the same call resumes.
+def _recorded_config(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class Scorer:
+    """Scores cells of a space into a store, computing only what the store lacks.
 
     Args:
-        archs: architecture strings (or op-index sequences) of ``settings.space``.
-        settings: what decides the scores (see ``ScoreSettings``); a folder made with other settings is
-            refused with the differing keys named.
-        out: the result folder (Parquet parts + config.json).
-        backend: "inline", "process" (``workers`` local processes) or "ray" (``address`` or a local instance).
-        dedup: share data-free scores between isomorphic cells with equal op counts.
+        space: a registered space name or a ``SearchSpace``; must be the one ``settings`` name.
+        settings: what decides the scores. When ``settings.torch_threads`` is None it is set from the backend
+            (``default_threads``) and recorded; a folder that recorded another count is refused.
+        store: a result folder (path; created or resumed, refused when made with other settings), an open
+            ``ResultStore``, or None for an in-memory cache.
+        backend / workers / address: the executor ("inline", "process", "ray"), created on first use and kept
+            for every ``score`` call until ``close``.
+        dedup: share data-free scores between cells with equal sharing keys.
         quiet: no progress bar.
-        flush_every: rows buffered before a part is written (1: a part per architecture).
+        flush_every: rows buffered before a part is written (1: a part per cell).
 
-    Returns:
-        A ``ScoreSummary``: done, skipped, shared, NaN and error counts, seconds.
+    Example:
+        >>> s = ScoreSettings(proxies=("params", "synflow"), data_source="synthetic", batch_size=2,
+        ...                   space_options={"channels": 4, "cells_per_stage": 1})
+        >>> with Scorer("nb201", s) as scorer:
+        ...     table = scorer.score(["|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|"])
+        >>> list(table.columns), table.shape
+        (['params', 'synflow'], (1, 2))
     """
-    from tqdm.auto import tqdm
 
-    start = time.perf_counter()
-    archs = _canonical_archs(archs)
-    summary = ScoreSummary(archs=len(archs))
-    with ResultStore(
-        out, settings.store_config(), ignore_keys=("proxies",), flush_every=flush_every
-    ) as store:
-        done = store.done_keys()
-        tasks, followers = plan_tasks(archs, settings, done, dedup)
-        summary.skipped = sum(
-            1 for a in archs if all((a, p, settings.seed) in done for p in settings.proxies)
+    def __init__(
+        self,
+        space: str | SearchSpace,
+        settings: ScoreSettings,
+        store: str | os.PathLike[str] | ResultStore | MemoryStore | None = None,
+        *,
+        backend: str = "inline",
+        workers: int | None = None,
+        address: str | None = None,
+        dedup: bool = True,
+        quiet: bool = True,
+        flush_every: int = 1,
+    ) -> None:
+        self.space = get_space(space)
+        if not isinstance(settings, ScoreSettings):
+            raise TypeError(f"settings must be a ScoreSettings, not {type(settings).__name__}")
+        if settings.space != self.space.name:
+            raise ValueError(f"settings are for space {settings.space!r}, not {self.space.name!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r} is not allowed; use one of: {', '.join(BACKENDS)}")
+        if workers is not None:
+            workers = check_int("workers", workers, 1)
+        flush_every = check_int("flush_every", flush_every, 1)
+        if settings.torch_threads is None:
+            settings = settings.replace(torch_threads=default_threads(backend, workers))
+        self.settings = settings
+        self.backend, self.workers, self.address = backend, workers, address
+        self.dedup, self.quiet = bool(dedup), bool(quiet)
+        self.totals = ScoreSummary()
+        self._executor: Executor | None = None
+        self._owns_store = not isinstance(store, (ResultStore, MemoryStore))
+        self.store = self._open_store(store, flush_every)
+        self._values: dict[tuple[str, str], float] = {}
+        rows = self.store.rows()
+        for cell, proxy, seed, value in zip(rows["arch"], rows["proxy"], rows["seed"], rows["value"]):
+            if seed == settings.seed:
+                self._values[(cell, proxy)] = float(value)
+
+    def _open_store(self, store: Any, flush_every: int) -> ResultStore | MemoryStore:
+        config = self.settings.store_config()
+        if store is None:
+            return MemoryStore(config)
+        if isinstance(store, (ResultStore, MemoryStore)):
+            return store
+        folder = Path(store)
+        old = _recorded_config(folder)
+        if old is not None and "torch_threads" in old and old["torch_threads"] != self.settings.torch_threads:
+            raise StoreError(
+                f"output folder {folder} was made with torch_threads={old['torch_threads']}, not "
+                f"{self.settings.torch_threads} (the thread count changes float summation); score with "
+                f"torch_threads={old['torch_threads']} or into another folder"
+            )
+        return ResultStore(folder, config, ignore_keys=_MAY_CHANGE, flush_every=flush_every)
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, cells: Iterable[Any]) -> pd.DataFrame:
+        """Scores of ``cells`` (computed where missing): index cell strings in the given order (duplicates
+        dropped), one float column per proxy, NaN where a score is undefined or failed."""
+        keys = encode_all(self.space, list(cells))
+        self.run(keys)
+        return pd.DataFrame(
+            {p: [self._values.get((c, p), math.nan) for c in keys] for p in self.settings.proxies},
+            index=pd.Index(keys, name="arch"),
         )
+
+    def run(self, cells: Iterable[Any]) -> ScoreSummary:
+        """Compute and store what is missing for ``cells``; return what this call did."""
+        from tqdm.auto import tqdm
+
+        start = time.perf_counter()
+        keys = encode_all(self.space, list(cells))
+        seed = self.settings.seed
+        summary = ScoreSummary(archs=len(keys))
+        done = self.store.done_keys()
+        tasks, followers = plan_tasks(keys, self.settings, done, self.dedup, self.space)
+        summary.skipped = sum(1 for c in keys if all((c, p, seed) in done for p in self.settings.proxies))
 
         def record(rows: list[dict[str, Any]]) -> None:
             for row in rows:
@@ -336,39 +256,123 @@ def score_many(
                 summary.errors += row["status"] == "error"
                 if row["status"] == "error" and len(summary.error_messages) < 20:
                     summary.error_messages.append(f"{row['arch']} {row['proxy']}: {row['reason']}")
-            store.append(rows)
+            self.store.append(rows)
+            for row in rows:
+                self._values[(row["arch"], row["proxy"])] = row["value"]
 
         def share(source: dict[str, Any]) -> list[dict[str, Any]]:
             """Copies of a finished data-free row for the cells that wait on it."""
             if source["status"] == "error":
                 return []
-            copies = [{**source, "arch": arch, "seconds": 0.0, "shared_from": source["arch"]}
-                      for arch in followers.pop((source["arch"], source["proxy"]), ())]
+            copies = [{**source, "arch": cell, "seconds": 0.0, "shared_from": source["arch"]}
+                      for cell in followers.pop((source["arch"], source["proxy"]), ())]
             summary.shared += len(copies)
             return copies
 
-        ready = [key for key in followers if (key[0], key[1], settings.seed) in done]
-        if ready:  # sources finished in an earlier run: copy their rows to the followers now
-            finished = store.rows()
-            finished = finished[finished["seed"] == settings.seed].set_index(["arch", "proxy"])
-            for arch, proxy in ready:
-                row = finished.loc[(arch, proxy)]
-                record(share(_row(arch, proxy, settings.seed, row["value"], row["status"], row["reason"], 0.0)))
+        ready = [key for key in followers if (key[0], key[1], seed) in done]
+        if ready:  # sources finished earlier: copy their rows to the followers now
+            finished = self.store.rows()
+            finished = finished[finished["seed"] == seed].set_index(["arch", "proxy"])
+            for cell, proxy in ready:
+                row = finished.loc[(cell, proxy)]
+                record(share(result_row(cell, proxy, seed, row["value"], row["status"], row["reason"], 0.0)))
 
-        bar = tqdm(total=len(tasks), unit="arch", disable=quiet, smoothing=0.05, dynamic_ncols=True)
-        with make_executor(backend, workers=workers, address=address) as executor:
-            for task, result in executor.map_unordered(score_cell, tasks):
-                if isinstance(result, TaskFailed):
-                    arch, proxies, _ = task
-                    result = [
-                        _row(arch, p, settings.seed, math.nan, "error", result.message, 0.0) for p in proxies
-                    ]
-                record(result + [copy for row in result for copy in share(row)])
-                summary.computed += 1
-                bar.update(1)
-        bar.close()
-        store.flush()
-        if len(store.parts) > 1:
-            store.compact()  # one Parquet file per finished run
+        if tasks:
+            bar = tqdm(total=len(tasks), unit="arch", disable=self.quiet, smoothing=0.05, dynamic_ncols=True)
+            try:
+                for task, result in self._executor_now().map_unordered(score_cell, tasks):
+                    if isinstance(result, TaskFailed):
+                        cell, proxies, _ = task
+                        result = [result_row(cell, p, seed, math.nan, "error", result.message, 0.0) for p in proxies]
+                    record(result + [copy for row in result for copy in share(row)])
+                    summary.computed += 1
+                    bar.update(1)
+            finally:
+                bar.close()
+        self.store.flush()
+        summary.seconds = time.perf_counter() - start
+        self._add_to_totals(summary)
+        return summary
+
+    def _add_to_totals(self, summary: ScoreSummary) -> None:
+        t = self.totals
+        for name in ("archs", "computed", "skipped", "shared", "ok", "nan", "errors", "seconds"):
+            setattr(t, name, getattr(t, name) + getattr(summary, name))
+        t.error_messages.extend(summary.error_messages[: max(0, 20 - len(t.error_messages))])
+
+    def _executor_now(self) -> Executor:
+        if self._executor is None:
+            self._executor = make_executor(
+                self.backend, workers=self.workers, address=self.address,
+                threads_per_worker=self.settings.torch_threads if self.backend == "process" else None,
+            )
+        return self._executor
+
+    def compact(self) -> str | None:
+        """Merge the folder's parts into one; on a write failure (a full disk) keep the parts and return a note
+        saying so (every row is already safe), else None."""
+        if not isinstance(self.store, ResultStore) or len(self.store.parts) <= 1:
+            return None
+        try:
+            self.store.compact()
+        except StoreError as exc:
+            return (f"the result parts were not merged ({exc}); every row is kept in {len(self.store.parts)} "
+                    "parts, and a later run merges them")
+        return None
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Release the executor and, when this scorer opened it, the store (buffered rows are written)."""
+        try:
+            if self._executor is not None:
+                self._executor.close()
+                self._executor = None
+        finally:
+            if self._owns_store:
+                self.store.close()
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def score_many(
+    archs: Iterable[Any],
+    settings: ScoreSettings,
+    out: str | os.PathLike[str],
+    *,
+    backend: str = "inline",
+    workers: int | None = None,
+    address: str | None = None,
+    dedup: bool = True,
+    quiet: bool = False,
+    flush_every: int = 1,
+) -> ScoreSummary:
+    """Score cells of ``settings.space`` into the result folder ``out``; rerunning the same call resumes.
+
+    Args:
+        archs: cells of the space (their strings, or anything the space's ``encode`` accepts).
+        settings: what decides the scores; a folder made with other settings is refused naming the keys.
+        out: the result folder (Parquet parts + config.json).
+        backend: "inline", "process" (``workers`` local processes) or "ray" (``address`` or a local instance).
+        dedup: share data-free scores between cells with equal sharing keys.
+        quiet: no progress bar.
+        flush_every: rows buffered before a part is written (1: a part per cell).
+
+    Returns:
+        A ``ScoreSummary``: done, skipped, shared, NaN and error counts, seconds, and notes (e.g. a merge of
+        the parts that a full disk prevented).
+    """
+    start = time.perf_counter()
+    with Scorer(settings.space, settings, out, backend=backend, workers=workers, address=address, dedup=dedup,
+                quiet=quiet, flush_every=flush_every) as scorer:
+        summary = scorer.run(archs)
+        note = scorer.compact()  # one Parquet file per finished run
+        if note:
+            summary.notes.append(note)
     summary.seconds = time.perf_counter() - start
     return summary
