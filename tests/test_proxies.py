@@ -319,3 +319,47 @@ def test_registry_metadata_and_duplicates():
     assert zcnas.get_proxy("synflow").bn is False and zcnas.get_proxy("synflow").dtype == "float64"
     with pytest.raises(KeyError, match="already registered"):
         register_proxy("snip", needs_labels=True)(lambda ctx: 0.0)
+
+
+@pytest.mark.parametrize("name", zcnas.list_proxies(data_free=True))
+def test_a_data_free_proxy_ignores_the_minibatch(name):
+    """The registry's claim: data_free proxies give the same score whatever batch they are handed."""
+    net = tiny_nb201(dtype=torch.float32)
+    g = torch.Generator().manual_seed(9)
+    a, b = torch.randn(6, 3, 8, 8, generator=g), torch.randn(6, 3, 8, 8, generator=g) * 3 + 1
+    assert zcnas.compute_proxies(net, a, None, [name], seed=0) == zcnas.compute_proxies(net, b, None, [name], seed=0)
+
+
+@pytest.mark.parametrize("name", zcnas.list_proxies(needs_labels=False))
+def test_a_label_free_proxy_needs_no_targets_and_ignores_them(name):
+    net = tiny_nb201(dtype=torch.float32)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 3, 8, 8, generator=g)
+    without = zcnas.compute_proxies(net, x, None, [name], seed=0)
+    with_labels = zcnas.compute_proxies(net, x, torch.randint(0, 5, (6,), generator=g), [name], seed=0)
+    assert without == with_labels or all(math.isnan(v) for v in [*without.values(), *with_labels.values()])
+
+
+def test_a_misspelt_shared_pass_is_an_error_at_registration():
+    with pytest.raises(ValueError, match="unknown shared pass.*'loss_grd'.*known: fisher, hessian_grad"):
+        register_proxy("zz_typo", needs_labels=True, passes=("loss_grd",))(lambda ctx: 0.0)
+    assert "zz_typo" not in zcnas.list_proxies()
+    with pytest.raises(ValueError, match="choices given for \\['mode'\\]"):
+        register_proxy("zz_typo", needs_labels=False, choices={"mode": ("a",)})(lambda ctx: 0.0)
+
+
+def test_the_paper_six_are_a_tag_in_the_paper_order():
+    assert paper_proxies() == ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+    assert zcnas.list_proxies(tag="paper") == sorted(paper_proxies())
+    assert "paper" not in zcnas.get_proxy("plain").tags
+
+
+def test_a_model_with_the_wrong_output_says_what_is_wrong(tiny_batch):
+    x, y = tiny_batch
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 1), nn.Flatten(0))
+    with pytest.raises(ValueError, match=r"returns outputs of shape \(6,\), one number per sample"):
+        zcnas.compute_proxies(flat, x, y, ["snip"])
+    empty = nn.Sequential(nn.Flatten())
+    with pytest.raises(ValueError, match="has no floating-point parameters, so \\['snip'\\]"):
+        zcnas.compute_proxies(empty, x, y, ["snip", "params"])
+    assert zcnas.compute_proxies(empty, x, None, ["params", "flops"]) == {"params": 0.0, "flops": 0.0}

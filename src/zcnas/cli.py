@@ -49,9 +49,16 @@ def _failure_errors() -> tuple[type[BaseException], ...]:
 
 
 def _run(call: Any) -> Any:
-    """Run a library call: bad usage exits 2, a failure exits 1, each with one line."""
+    """Run a library call: bad usage exits 2, a failure exits 1, each with one line; Ctrl-C and SIGTERM say
+    how to resume and exit 130 / 143."""
     try:
         return call()
+    except _Terminated:  # the rows computed so far were written when the store closed on the way out
+        typer.echo("terminated; rerun the same command to resume", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except _usage_errors() as exc:
         _fail(_message(exc), EXIT_USAGE)
     except _failure_errors() as exc:

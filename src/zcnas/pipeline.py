@@ -28,6 +28,7 @@ from zcnas.benchmarks.base import BenchmarkTable, get_benchmark
 from zcnas.evaluation.summary import correlation_summary
 from zcnas.proxies.registry import get_proxy, list_proxies
 from zcnas.report.correlation import write_correlation_report
+from zcnas.report.markdown import markdown_table
 from zcnas.scoring.runner import ScoreSettings, ScoreSummary, score_many
 from zcnas.scoring.settings import MAX_SEED, check_int
 from zcnas.scoring.store import ResultStore
@@ -194,8 +195,6 @@ def correlate(
     Raises:
         ValueError: no store at ``run``, an unknown target (the message lists the metrics), a bad argument.
     """
-    from zcnas.report.markdown import markdown_table
-
     if spread_size is not None:
         spread_size = check_int("spread_size", spread_size, 3)
     store = ResultStore(run, read_only=True)

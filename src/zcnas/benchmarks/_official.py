@@ -27,6 +27,7 @@ from zcnas.data.safe_pickle import (
     NUMPY_SCALAR_GLOBALS,
     restricted_load,
 )
+from zcnas.spaces import nb201 as nb201_space
 
 #: column stem -> (benchmark dataset name, evaluation set name)
 ACCURACY_SPECS: dict[str, tuple[str, str]] = {
@@ -224,9 +225,8 @@ def _check_meta(meta: Any, source: str) -> list[str]:
             f"{source} is not a NAS-Bench-201 / NATS-Bench topology file: it has no 'meta_archs'."
         )
     archs = list(meta["meta_archs"])
-    from zcnas.benchmarks.nb201 import is_nb201_arch
 
-    bad = [a for a in archs if not is_nb201_arch(a)]
+    bad = [a for a in archs if not nb201_space.is_valid(a)]
     if bad:
         raise ValueError(
             f"{source} holds non-topology architectures such as {bad[0]!r}; only the NAS-Bench-201 / "

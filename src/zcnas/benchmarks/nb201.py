@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zcnas.benchmarks._official import read_official
 from zcnas.benchmarks.base import BenchmarkTable, register_benchmark
 from zcnas.data.paths import data_file
 from zcnas.spaces import nb201 as nb201_space
@@ -354,8 +355,6 @@ def load_nb201_official(path: str | Path) -> NB201Table:
         >>> t.accuracy(t.index_of(t.arch_at(0)), "cifar10_test_200ep")  # doctest: +SKIP
         85.86333...
     """
-    from zcnas.benchmarks._official import read_official
-
     frame, total, source = read_official(Path(path).expanduser())
     return NB201Table(frame, total=total, source=source)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from zcnas.proxies.registry import get_proxy
 from zcnas.scoring.cell_task import Task, build_cell_model, cell_batch, result_row, score_cell
@@ -239,8 +240,6 @@ class Scorer:
 
     def run(self, cells: Iterable[Any]) -> ScoreSummary:
         """Compute and store what is missing for ``cells``; return what this call did."""
-        from tqdm.auto import tqdm
-
         start = time.perf_counter()
         keys = encode_all(self.space, list(cells))
         seed = self.settings.seed

@@ -31,9 +31,10 @@ import numpy as np
 from torch import nn
 
 from zcnas.spaces.base import ModelOption, SearchSpace, register_space
+from zcnas.spaces.nb201_model import CELL_EDGES, CELL_OPS, NB201Network
 
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+OPS: tuple[str, ...] = CELL_OPS
+EDGES: tuple[tuple[int, int], ...] = CELL_EDGES
 NUM_EDGES = len(EDGES)
 NUM_OPS = len(OPS)
 NUM_ARCHS = NUM_OPS**NUM_EDGES  # 15,625
@@ -257,15 +258,15 @@ def build_model(
         >>> sum(p.numel() for p in net.parameters())
         1531546
     """
-    from zcnas.spaces.nb201_model import NB201Network
-
+    text = to_string(arch)
     return NB201Network(
-        to_string(arch),
+        tuple(OPS[i] for i in ops_of(text)),
         num_classes=num_classes,
         channels=channels,
         cells_per_stage=cells_per_stage,
         reference_compatible=reference_compatible,
         seed=seed,
+        arch=text,
     )
 
 

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from zcnas.layer_marks import keep_when_batchnorm_removed
-from zcnas.spaces.nb201 import EDGES, OPS, ops_of
 
 
 class Zero(nn.Module):
@@ -37,6 +36,12 @@ def relu_conv_bn(c_in: int, c_out: int, kernel: int, stride: int, affine: bool, 
     )
 
 
+#: The cell ops this module builds, in the benchmark's index order (none=0 ... avg_pool_3x3=4).
+CELL_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: The cell's 6 edges (source node, target node), in the benchmark's string order.
+CELL_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+
+
 def make_op(name: str, channels: int, reference_compatible: bool) -> nn.Module:
     """One cell op at stride 1."""
     affine = track = not reference_compatible
@@ -50,21 +55,21 @@ def make_op(name: str, channels: int, reference_compatible: bool) -> nn.Module:
         return relu_conv_bn(channels, channels, 3, 1, affine, track)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    raise ValueError(f"unknown NAS-Bench-201 op {name!r}; allowed: {', '.join(OPS)}")
+    raise ValueError(f"unknown NAS-Bench-201 op {name!r}; allowed: {', '.join(CELL_OPS)}")
 
 
 class Cell(nn.Module):
     """A NAS-Bench-201 cell: node j = Σ_{i<j} op_{i→j}(node i); the output is node 3."""
 
-    def __init__(self, ops: tuple[int, ...], channels: int, reference_compatible: bool):
+    def __init__(self, edge_ops: tuple[str, ...], channels: int, reference_compatible: bool):
         super().__init__()
-        self.edges = nn.ModuleList(make_op(OPS[op], channels, reference_compatible) for op in ops)
+        self.edges = nn.ModuleList(make_op(op, channels, reference_compatible) for op in edge_ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for j in range(1, 4):
             total = None
-            for k, (src, dst) in enumerate(EDGES):
+            for k, (src, dst) in enumerate(CELL_EDGES):
                 if dst == j:
                     out = self.edges[k](nodes[src])
                     total = out if total is None else total + out
@@ -95,26 +100,32 @@ class NB201Network(nn.Module):
     """The NAS-Bench-201 macro skeleton around one cell.
 
     Args:
-        arch: the cell's architecture string.
+        edge_ops: the op name of each of the 6 edges, in ``CELL_EDGES`` order (``zcnas.spaces.nb201`` turns an
+            architecture string into these).
         num_classes: outputs of the classifier.
         channels: stem channels C (stages run at C, 2C, 4C).
         cells_per_stage: cells per stage (5 in the benchmark).
         reference_compatible: the zero-cost reference's cell variant (non-affine BN, conv bias).
         seed: when given, the weights are initialised from this seed (PyTorch's default init) without touching
             the global random state.
+        arch: the architecture string, kept as a label.
     """
 
     def __init__(
         self,
-        arch: str,
+        edge_ops: tuple[str, ...],
         num_classes: int = 10,
         channels: int = 16,
         cells_per_stage: int = 5,
         *,
         reference_compatible: bool = False,
         seed: int | None = None,
+        arch: str = "",
     ):
         super().__init__()
+        edge_ops = tuple(edge_ops)
+        if len(edge_ops) != len(CELL_EDGES):
+            raise ValueError(f"a NAS-Bench-201 cell has {len(CELL_EDGES)} edges; got {len(edge_ops)} ops")
         for name, value, low in (("num_classes", num_classes, 1), ("channels", channels, 1),
                                  ("cells_per_stage", cells_per_stage, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -122,13 +133,13 @@ class NB201Network(nn.Module):
         self.arch = arch
         self.reference_compatible = reference_compatible
         if seed is None:
-            self._build(ops_of(arch), num_classes, channels, cells_per_stage)
+            self._build(edge_ops, num_classes, channels, cells_per_stage)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(seed))
-                self._build(ops_of(arch), num_classes, channels, cells_per_stage)
+                self._build(edge_ops, num_classes, channels, cells_per_stage)
 
-    def _build(self, ops: tuple[int, ...], num_classes: int, channels: int, cells_per_stage: int) -> None:
+    def _build(self, ops: tuple[str, ...], num_classes: int, channels: int, cells_per_stage: int) -> None:
         c = channels
         self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
         layers: list[nn.Module] = []
