@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zcnas.proxies.registry import paper_proxies
 from zcnas.scoring.runner import ScoreSettings, build_cell_model, cell_batch, score_cell, score_many
 from zcnas.spaces import nb201
 
-SIX = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+SIX = paper_proxies()
 
 
 def rss_mib() -> float:
