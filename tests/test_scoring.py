@@ -234,3 +234,52 @@ def test_size_only_proxies_are_shared_by_op_counts(tmp_path):
     plain = ResultStore(tmp_path / "n", read_only=True).rows().set_index(["arch", "proxy"])
     for proxy in ("params", "flops"):
         assert plain.loc[(b, proxy), "value"] == rows.loc[(b, proxy), "value"]
+
+
+def test_the_thread_count_is_recorded_and_a_resume_with_another_is_refused(tmp_path):
+    archs = nb201.sample(2, np.random.default_rng(2))
+    settings = tiny_settings(proxies=("snip",), torch_threads=1)
+    score_many(archs, settings, tmp_path / "run", quiet=True)
+    assert ResultStore(tmp_path / "run", read_only=True).config["torch_threads"] == 1
+    with pytest.raises(StoreError, match="was made with torch_threads=1, not 2"):
+        score_many(archs, tiny_settings(proxies=("snip",), torch_threads=2), tmp_path / "run", quiet=True)
+    # the default follows the backend: this process's count inline, an equal share per worker process
+    from zcnas.scoring.executors import available_cpus
+    from zcnas.scoring.runner import default_threads
+
+    assert default_threads("inline", None) == __import__("torch").get_num_threads()
+    assert default_threads("process", 2) == max(1, available_cpus() // 2)
+    assert default_threads("ray", None) == 1
+
+
+def test_a_folder_made_before_threads_were_recorded_adopts_the_count(tmp_path):
+    import json
+
+    archs = nb201.sample(2, np.random.default_rng(2))
+    score_many(archs, tiny_settings(proxies=("params",), torch_threads=1), tmp_path / "old", quiet=True)
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["torch_threads"]
+    config_path.write_text(json.dumps(config))
+    again = score_many(archs, tiny_settings(proxies=("params", "snip"), torch_threads=2), tmp_path / "old",
+                       quiet=True)
+    assert again.computed == 2
+    assert json.loads(config_path.read_text())["torch_threads"] == 2
+
+
+def test_a_failed_final_merge_keeps_every_row_and_says_so(tmp_path, monkeypatch):
+    archs = nb201.sample(3, np.random.default_rng(4))
+
+    def full_disk(self):
+        raise StoreError(f"cannot write results to {self.folder}: No space left on device; the rows written before are kept")
+
+    monkeypatch.setattr(ResultStore, "compact", full_disk)
+    summary = score_many(archs, tiny_settings(proxies=("params",)), tmp_path / "run", quiet=True)
+    assert summary.computed == 3 and summary.errors == 0
+    assert any("not merged" in note and "No space left" in note for note in summary.notes)
+    assert len(ResultStore(tmp_path / "run", read_only=True).rows()) == 3
+    rerun = score_many(archs, tiny_settings(proxies=("params",)), tmp_path / "run", quiet=True)
+    assert rerun.skipped == 3 and rerun.notes      # the rerun is fine too, and says so again
+    monkeypatch.undo()
+    last = score_many(archs, tiny_settings(proxies=("params",)), tmp_path / "run", quiet=True)
+    assert not last.notes and len(ResultStore(tmp_path / "run", read_only=True).parts) == 1
