@@ -32,3 +32,31 @@ def keep_when_batchnorm_removed(module: nn.Module) -> nn.Module:
 def keeps_batchnorm(module: nn.Module) -> bool:
     """Whether ``module`` carries the keep mark."""
     return bool(getattr(module, KEEP_WHEN_BN_REMOVED, False))
+
+
+#: Attribute set on the module whose output is the model's continuous input (a language model's embedding).
+INPUT_ENTRY = "zcnas_input_entry"
+
+
+def mark_input_entry(module: nn.Module) -> nn.Module:
+    """Mark ``module`` as where the model's input enters: its output is what input-gradient proxies
+    differentiate against (jacob_cov) and where all-ones probes are fed (synflow); returns it.
+
+    A token model marks its embedding; without a mark, proxies take the first ``nn.Embedding`` of a model given
+    integer inputs, and the raw input of a model given floating-point inputs.
+
+    Example:
+        >>> emb = nn.Embedding(10, 4)
+        >>> is_input_entry(emb), is_input_entry(mark_input_entry(emb))
+        (False, True)
+    """
+    setattr(module, INPUT_ENTRY, True)
+    return module
+
+
+def is_input_entry(module: nn.Module) -> bool:
+    """Whether ``module`` carries the input-entry mark."""
+    return bool(getattr(module, INPUT_ENTRY, False))
+
+
+__all__ += ["INPUT_ENTRY", "is_input_entry", "mark_input_entry"]

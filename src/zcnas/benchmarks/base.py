@@ -216,7 +216,7 @@ class BenchmarkInfo:
 
 _REGISTRY: dict[str, BenchmarkInfo] = {}
 _builtins_loaded = False
-_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.benchmarks.nb201",)
+_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.benchmarks.nb201", "zcnas.benchmarks.nbnlp")
 
 
 def register_benchmark(

@@ -18,6 +18,7 @@ from zcnas.data.cifar import (
     load_cifar100_subset,
     load_cifar_batches_py,
 )
+from zcnas.data.text import DEFAULT_BPTT, TEXT_SOURCES, text_window
 from zcnas.data.transforms import CIFAR_MEAN, CIFAR_STD, augment_uint8, normalize, resize, to_tensor
 
 __all__ = ["DEFAULT_SOURCES", "SOURCES", "fixed_batch_seed", "minibatch"]
@@ -29,10 +30,11 @@ SOURCES: dict[str, int | None] = {
     "cifar10-batches-py": 10,
     "cifar100-python": 100,
     "synthetic": None,
+    **TEXT_SOURCES,
 }
 
 #: The minibatch source used for a dataset when none is named: the shared data folder's subset.
-DEFAULT_SOURCES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100"}
+DEFAULT_SOURCES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "ptb": "ptb", "wikitext2": "wikitext2"}
 
 _MAX_SEED = 2**63 - 1
 
@@ -95,6 +97,7 @@ def minibatch(
     num_classes: int | None = None,
     image_size: int = 32,
     folder: str | Path | None = None,
+    bptt: int = DEFAULT_BPTT,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return one deterministic, normalised minibatch ``(inputs float32 NCHW, targets int64)``.
 
@@ -111,6 +114,10 @@ def minibatch(
             real dataset any other value is an error.
         image_size: Output height/width; other than 32 the batch is resized bilinearly after cropping.
         folder: The CIFAR python folder for the ``*-batches-py`` / ``*-python`` sources.
+        bptt: Tokens per row for the text sources ``"ptb"`` / ``"wikitext2"``, which return one seeded window
+            ``(inputs, next-token targets)`` of int64 token ids, shape ``(batch_size, bptt)``, from split
+            ``"train"``, ``"valid"`` or ``"test"`` (see ``zcnas.data.text.text_window``; ``image_size`` does not
+            apply and ``augment`` is refused).
 
     Returns:
         ``(inputs, targets)``: ``(batch_size, 3, image_size, image_size)`` float32 normalised with the CIFAR
@@ -127,6 +134,14 @@ def minibatch(
     """
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is unknown; allowed: {', '.join(SOURCES)}.")
+    if source in TEXT_SOURCES:  # "ptb", "wikitext2": token windows, see zcnas.data.text
+        if augment:
+            raise ValueError(f"augment=True is not allowed for the text source {source!r}; text has no augmentation.")
+        if num_classes is not None and num_classes != TEXT_SOURCES[source]:
+            raise ValueError(
+                f"num_classes={num_classes!r} does not match source {source!r}, which has {TEXT_SOURCES[source]} words."
+            )
+        return text_window(source, batch_size, seed, split=split, bptt=bptt)
     batch_size = _check_int("batch_size", batch_size, 1)
     seed = _check_int("seed", seed, 0)
     image_size = _check_int("image_size", image_size, 1)
