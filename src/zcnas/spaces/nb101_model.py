@@ -129,6 +129,15 @@ class NB101Network(nn.Module):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed; use an integer >= 1")
         self.spec = cell
+        if seed is None:
+            self._build(cell, num_classes, stem_channels, num_stacks, cells_per_stack)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(seed))
+                self._build(cell, num_classes, stem_channels, num_stacks, cells_per_stack)
+
+    def _build(self, cell: NB101Cell, num_classes: int, stem_channels: int, num_stacks: int,
+               cells_per_stack: int) -> None:
         c = stem_channels
         layers: list[nn.Module] = [ConvBnRelu(3, c, 3)]
         c_in = c
@@ -141,12 +150,7 @@ class NB101Network(nn.Module):
                 c_in = c
         self.layers = nn.Sequential(*layers)
         self.classifier = nn.Linear(c, num_classes)
-        if seed is None:
-            self._init_weights()
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(seed))
-                self._init_weights()
+        self._init_weights()
 
     def _init_weights(self) -> None:
         for module in self.modules():
