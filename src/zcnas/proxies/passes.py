@@ -9,6 +9,14 @@ runs on a deep copy. The expensive work is done lazily, once, and cached:
   grasp's first half), the input gradient of the summed logits (jacob_cov), and the Hessian-gradient product
   H·g (grasp's second half, which needs the loss gradient built with ``create_graph``).
 - ``copy_model``: a fresh copy for a proxy that needs its own model (synflow removes BatchNorm from it).
+- the ``relu_codes`` pass: the same forward also records the binary code of every ``nn.ReLU`` input
+  (``zcnas.proxies.recorders.ReluCodes``: NASWOT's kernel), so NASWOT costs no forward of its own; when no
+  requested proxy needs a backward, that forward runs without autograd.
+- ``cached(key, build)``: any other work several proxies read (SWAP and reg-SWAP's forwards, AZ-NAS's three
+  components, MeCo's single-sample forward), computed once per call and timed like the passes above.
+- ``generator(key)``: a ``torch.Generator`` for proxy-internal random numbers (Gaussian re-inits and inputs,
+  channel subsets), seeded from ``torch.initial_seed()`` (the ``seed`` of ``compute_proxies``) and ``key``, so a
+  proxy's random numbers do not depend on which other proxies ran before it.
 
 Scored layers are the reference's: every ``nn.Conv2d`` and ``nn.Linear`` in ``model.modules()`` order, weights
 only (no biases, no BatchNorm parameters), unless the caller passes other ``layer_types``.
@@ -17,7 +25,9 @@ only (no biases, no BatchNorm parameters), unless the caller passes other ``laye
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,10 +36,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.layer_marks import keeps_batchnorm
+from zcnas.proxies.recorders import ReluCodes
 
 #: The shared passes a proxy may declare (``register_proxy(passes=...)``), each computed at most once per call:
-#: the loss gradient dL/dW, fisher's activation terms, the Hessian-gradient product H·g, the input Jacobian.
-SHARED_PASSES: frozenset[str] = frozenset({"loss_grad", "fisher", "hessian_grad", "input_jacobian"})
+#: the loss gradient dL/dW, fisher's activation terms, the Hessian-gradient product H·g, the input Jacobian, and
+#: the binary codes of every ReLU input of the same forward (NASWOT's kernel).
+SHARED_PASSES: frozenset[str] = frozenset({"loss_grad", "fisher", "hessian_grad", "input_jacobian", "relu_codes"})
 
 #: The layer kinds the reference scores.
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
@@ -69,6 +81,28 @@ def remove_batchnorm(model: nn.Module, mode: str = "reference") -> int:
     return replaced
 
 
+def disable_inplace(model: nn.Module) -> int:
+    """Turn off the ``inplace`` flag of every module that has one (ReLU, ReLU6, ELU, Hardswish, Dropout, ...), in
+    place on ``model``; return how many were on.
+
+    An in-place activation overwrites its input. That is harmless in the model as trained, where its input is a
+    BatchNorm's fresh output, but once a proxy replaces that BatchNorm by an identity (synflow) the activation
+    overwrites a tensor that a residual branch, a squeeze-excitation product or autograd still needs. Where the
+    in-place ops only ever overwrote fresh tensors, out of place gives bit-identical values.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU(inplace=True))
+        >>> disable_inplace(net), net[1].inplace
+        (1, False)
+    """
+    switched = 0
+    for module in model.modules():
+        if isinstance(getattr(module, "inplace", None), bool) and module.inplace:
+            module.inplace = False
+            switched += 1
+    return switched
+
+
 def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     """The device and floating dtype of a model's first floating parameter (CPU/float32 if it has none)."""
     for p in model.parameters():
@@ -87,6 +121,7 @@ class DataPass:
     fisher_channels: list[torch.Tensor | None] | None = None
     hessian_grads: list[torch.Tensor | None] | None = None
     input_grad: torch.Tensor | None = None
+    relu: ReluCodes | None = None
 
 
 @dataclass
@@ -115,7 +150,8 @@ class ProxyContext:
     _cache: dict = field(default_factory=dict)
 
     def copy_model(self) -> nn.Module:
-        """A fresh deep copy of the caller's model in train mode with every parameter requiring grad."""
+        """A fresh deep copy of the caller's model in train mode, every parameter requiring grad, every module's
+        in-place flag off (``disable_inplace``)."""
         try:
             net = copy.deepcopy(self.model)
         except Exception as exc:  # pragma: no cover - depends on exotic user models
@@ -123,6 +159,7 @@ class ProxyContext:
         net.train()
         for p in net.parameters():
             p.requires_grad_(True)
+        disable_inplace(net)
         return net
 
     def _timed(self, key: str, build: Callable[[], object]) -> object:
@@ -132,6 +169,15 @@ class ProxyContext:
             self._cache[key] = build()
             self.pass_seconds[key] = time.perf_counter() - start
         return self._cache[key]
+
+    def cached(self, key: str, build: Callable[[], object]) -> object:
+        """``build()`` computed once per call under ``key``, timed and shared like the data pass."""
+        return self._timed(key, build)
+
+    def generator(self, key: str) -> torch.Generator:
+        """A fresh generator on the inputs' device, seeded from ``torch.initial_seed()`` and ``key``."""
+        digest = hashlib.sha256(f"{torch.initial_seed()}|{key}".encode()).digest()
+        return torch.Generator(device=self.inputs.device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
     def data_pass(self, temperature: float = 1.0) -> DataPass:
         """The shared forward/backward on the minibatch (BatchNorm kept, train mode), computed once."""
@@ -156,8 +202,14 @@ class ProxyContext:
         if need_fisher:
             for i, layer in enumerate(layers):
                 handles.append(layer.register_forward_hook(_recorder(outputs[i])))
+        if "relu_codes" in needs:
+            result.relu = ReluCodes(kernel=True)
         try:
-            logits = run_forward(net, x)
+            with ExitStack() as stack:
+                if result.relu is not None:
+                    stack.enter_context(result.relu.attached(net))
+                stack.enter_context(torch.set_grad_enabled(need_loss or need_jacobian))
+                logits = run_forward(net, x)
         finally:
             for handle in handles:
                 handle.remove()

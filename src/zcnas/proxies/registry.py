@@ -33,9 +33,16 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "zcnas.proxies.synflow",
     "zcnas.proxies.jacob_cov",
     "zcnas.proxies.size",
+    "zcnas.proxies.naswot",
+    "zcnas.proxies.zico",
+    "zcnas.proxies.meco",
+    "zcnas.proxies.swap",
+    "zcnas.proxies.zen",
+    "zcnas.proxies.aznas",
+    "zcnas.proxies.ensembles",
 )
 
-InputKind = Literal["data", "ones", "none"]
+InputKind = Literal["data", "ones", "gaussian", "none"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class ProxySpec:
         fn: ``fn(ctx, **options) -> float``.
         needs_labels: True when the proxy uses the targets (the loss).
         bn: True when BatchNorm is kept (in train mode); False when the proxy removes it.
-        input_kind: "data" (the minibatch), "ones" (an all-ones input), "none" (no input at all).
+        input_kind: "data" (the minibatch), "ones" (an all-ones input), "gaussian" (random normal inputs of the
+            minibatch's shape, drawn by the proxy), "none" (no input at all).
         dtype: "model" (the model's own dtype) or "float64".
         higher_is_better: the direction in which a larger score means a better architecture.
         data_free: the score depends only on the architecture and the init, not on the minibatch.
@@ -122,8 +130,10 @@ def register_proxy(
         raise ValueError(
             f"proxy {name!r} declares unknown shared pass(es) {unknown}; known: {', '.join(sorted(SHARED_PASSES))}"
         )
-    if input_kind not in ("data", "ones", "none"):
-        raise ValueError(f"proxy {name!r}: input_kind={input_kind!r} is not allowed; use 'data', 'ones' or 'none'")
+    if input_kind not in ("data", "ones", "gaussian", "none"):
+        raise ValueError(
+            f"proxy {name!r}: input_kind={input_kind!r} is not allowed; use 'data', 'ones', 'gaussian' or 'none'"
+        )
     if dtype not in ("model", "float64"):
         raise ValueError(f"proxy {name!r}: dtype={dtype!r} is not allowed; use 'model' or 'float64'")
     stray = sorted(set(choices or {}) - set(defaults or {}))
