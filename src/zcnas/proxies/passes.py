@@ -18,6 +18,9 @@ runs on a deep copy. The expensive work is done lazily, once, and cached:
   channel subsets), seeded from ``torch.initial_seed()`` (the ``seed`` of ``compute_proxies``) and ``key``, so a
   proxy's random numbers do not depend on which other proxies ran before it.
 
+Token models: where the input enters is ``input_entry`` (a model's marked module, else for integer token ids its
+first ``nn.Embedding``); the input Jacobian is taken at that module's output instead of at the input.
+
 Scored layers are the reference's: every ``nn.Conv2d`` and ``nn.Linear`` in ``model.modules()`` order, weights
 only (no biases, no BatchNorm parameters), unless the caller passes other ``layer_types``.
 """
@@ -35,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.layer_marks import keeps_batchnorm
+from zcnas.layer_marks import is_input_entry, keeps_batchnorm
 from zcnas.proxies.recorders import ReluCodes
 
 #: The shared passes a proxy may declare (``register_proxy(passes=...)``), each computed at most once per call:
@@ -109,6 +112,35 @@ def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]
         if p.is_floating_point():
             return p.device, p.dtype
     return torch.device("cpu"), torch.get_default_dtype()
+
+
+def input_entry(model: nn.Module, inputs: torch.Tensor) -> nn.Module | None:
+    """The module whose output is ``model``'s continuous input, or None when the input itself is.
+
+    The module marked with ``zcnas.layer_marks.mark_input_entry``; else, for integer inputs (token ids), the
+    first ``nn.Embedding`` in ``model.modules()`` order; else None (floating-point inputs enter as they are).
+    Input-gradient proxies differentiate against its output and all-ones probes replace its output.
+
+    Example:
+        >>> import torch
+        >>> lm = nn.Sequential(nn.Embedding(5, 3), nn.Linear(3, 5))
+        >>> input_entry(lm, torch.zeros(2, 4, dtype=torch.long)) is lm[0], input_entry(lm[1], torch.zeros(2, 3))
+        (True, None)
+    """
+    marked = [m for m in model.modules() if is_input_entry(m)]
+    if len(marked) > 1:
+        raise ValueError(f"the model marks {len(marked)} modules as where its input enters; mark exactly one")
+    if marked:
+        return marked[0]
+    if inputs.is_floating_point():
+        return None
+    for module in model.modules():
+        if isinstance(module, nn.Embedding):
+            return module
+    raise ValueError(
+        f"inputs are integer token ids ({inputs.dtype}), but the model has no nn.Embedding to take them; pass "
+        "floating-point inputs, or mark the module where the input enters with zcnas.layer_marks.mark_input_entry"
+    )
 
 
 @dataclass
@@ -196,9 +228,13 @@ class ProxyContext:
         weights = [layer.weight for layer in layers]
         result = DataPass(layers=layers, weights=weights)
 
-        x = self.inputs.detach().clone().requires_grad_(need_jacobian)
+        entry = input_entry(net, self.inputs)  # None: the input itself (images); else e.g. the embedding
+        x = self.inputs.detach().clone().requires_grad_(need_jacobian and entry is None)
+        entered: list[torch.Tensor] = []
         outputs: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(layers))}
         handles = []
+        if need_jacobian and entry is not None:
+            handles.append(entry.register_forward_hook(_recorder(entered)))
         if need_fisher:
             for i, layer in enumerate(layers):
                 handles.append(layer.register_forward_hook(_recorder(outputs[i])))
@@ -237,7 +273,8 @@ class ProxyContext:
                 ]
         if need_jacobian:
             n_backwards -= 1
-            (jac,) = torch.autograd.grad(logits.sum(), x, retain_graph=n_backwards > 0)
+            wrt = x if entry is None else _entry_output(entered)
+            (jac,) = torch.autograd.grad(logits.sum(), wrt, retain_graph=n_backwards > 0)
             result.input_grad = jac.detach()
         if need_hessian:
             z = None
@@ -251,6 +288,14 @@ class ProxyContext:
                 hg = torch.autograd.grad(z, weights, allow_unused=True)
                 result.hessian_grads = [None if h is None else h.detach() for h in hg]
         return result
+
+
+def _entry_output(entered: list[torch.Tensor]) -> torch.Tensor:
+    """The one output of the input-entry module in the forward (the input Jacobian is taken against it)."""
+    if len(entered) != 1:
+        raise ValueError(f"the model's input-entry module ran {len(entered)} times in one forward; the input "
+                         "Jacobian needs it to run exactly once")
+    return entered[0]
 
 
 def _recorder(store: list[torch.Tensor]):
