@@ -27,9 +27,13 @@ from zcnas.proxies.passes import (
     NotFinite,
     ProxyContext,
     default_loss,
+    input_entry,
     model_device_and_dtype,
 )
 from zcnas.proxies.registry import get_proxy, resolve_names, validate_options
+
+#: Integer input dtypes taken as token ids (their model starts with an embedding).
+TOKEN_DTYPES: tuple[torch.dtype, ...] = (torch.int64, torch.int32)
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,12 @@ class ProxyResult:
 def _validate(model: Any, inputs: Any, targets: Any) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+    if not isinstance(inputs, torch.Tensor) or not (inputs.is_floating_point() or inputs.dtype in TOKEN_DTYPES):
         kind = type(inputs).__name__ if not isinstance(inputs, torch.Tensor) else f"tensor of {inputs.dtype}"
-        raise ValueError(f"inputs must be a floating-point torch.Tensor with a batch dimension; got {kind}")
+        raise ValueError(
+            "inputs must be a torch.Tensor with a batch dimension, of floats (images, features) or of int64 / int32 "
+            f"token ids; got {kind}"
+        )
     if inputs.dim() < 2 or inputs.shape[0] < 1:
         raise ValueError(f"inputs must have shape (batch, ...) with batch >= 1; got shape {tuple(inputs.shape)}")
     if targets is not None:
@@ -78,8 +85,12 @@ def compute_proxy_results(
     Args:
         model: any ``torch.nn.Module`` returning logits; it comes back untouched (weights, mode, device,
             requires_grad, hooks): every pass runs on a copy.
-        inputs: one minibatch, shape (batch, ...); moved to the model's device and floating dtype.
-        targets: class indices (or whatever ``loss_fn`` takes); needed by proxies with ``needs_labels``.
+        inputs: one minibatch, shape (batch, ...); moved to the model's device and floating dtype. Integer
+            token ids (int64 / int32, e.g. (batch, time) for a language model) keep their dtype: such a model's
+            input enters at its embedding (``zcnas.layer_marks.mark_input_entry``, else its first
+            ``nn.Embedding``), which is where input-gradient and all-ones proxies read and feed it.
+        targets: class indices (or whatever ``loss_fn`` takes); needed by proxies with ``needs_labels``. For a
+            language model, next-token ids of shape (batch, time) against logits (batch, time, vocab).
         proxies: names, a comma-separated string, "all", or None for the paper's six.
         loss_fn: ``loss_fn(logits, targets)``; default cross-entropy.
         seed: seeds the random numbers used inside (dropout, random inputs) without touching global state.
@@ -95,6 +106,8 @@ def compute_proxy_results(
     """
     names = resolve_names(proxies)  # type: ignore[arg-type]
     _validate(model, inputs, targets)
+    if not inputs.is_floating_point():
+        input_entry(model, inputs)  # token ids: the model must say where they enter (else one clear error)
     options = dict(options or {})
     for key in options:
         if key not in names:
@@ -114,7 +127,7 @@ def compute_proxy_results(
                 "gradients) are undefined for it; score it with params or flops, or give it trainable layers"
             )
     device, dtype = model_device_and_dtype(model)
-    inputs = inputs.detach().to(device=device, dtype=dtype)
+    inputs = inputs.detach().to(device=device, dtype=dtype if inputs.is_floating_point() else inputs.dtype)
     if targets is not None:
         targets = targets.detach().to(device)
     loss = loss_fn or default_loss
