@@ -17,10 +17,19 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["KEEP_WHEN_BN_REMOVED", "keep_when_batchnorm_removed", "keeps_batchnorm"]
+__all__ = [
+    "KEEP_WHEN_BN_REMOVED",
+    "MEMORY_BUDGET",
+    "keep_when_batchnorm_removed",
+    "keeps_batchnorm",
+    "memory_budget",
+    "set_memory_budget",
+]
 
 #: Attribute set on a BatchNorm module that the reference keeps in its BatchNorm-free copy.
 KEEP_WHEN_BN_REMOVED = "zcnas_keep_when_bn_removed"
+#: Attribute set on a whole model: the bytes one scoring call may use at its estimated peak.
+MEMORY_BUDGET = "zcnas_memory_budget_bytes"
 
 
 def keep_when_batchnorm_removed(module: nn.Module) -> nn.Module:
@@ -32,6 +41,28 @@ def keep_when_batchnorm_removed(module: nn.Module) -> nn.Module:
 def keeps_batchnorm(module: nn.Module) -> bool:
     """Whether ``module`` carries the keep mark."""
     return bool(getattr(module, KEEP_WHEN_BN_REMOVED, False))
+
+
+def set_memory_budget(model: nn.Module, budget_bytes: float) -> nn.Module:
+    """Mark ``model`` with the peak memory (bytes) that scoring it may use; returns it.
+
+    A proxy call whose estimate exceeds it skips the model with a reason instead of running out of memory.
+
+    Example:
+        >>> net = set_memory_budget(nn.Linear(2, 2), 2**30)
+        >>> memory_budget(net), memory_budget(nn.Linear(2, 2))
+        (1073741824.0, None)
+    """
+    if not budget_bytes > 0:
+        raise ValueError(f"memory budget {budget_bytes!r} is not allowed; use a positive number of bytes")
+    setattr(model, MEMORY_BUDGET, float(budget_bytes))
+    return model
+
+
+def memory_budget(model: nn.Module) -> float | None:
+    """The memory budget (bytes) ``model`` carries, or None."""
+    value = getattr(model, MEMORY_BUDGET, None)
+    return None if value is None else float(value)
 
 
 #: Attribute set on the module whose output is the model's continuous input (a language model's embedding).

@@ -216,7 +216,7 @@ class BenchmarkInfo:
 
 _REGISTRY: dict[str, BenchmarkInfo] = {}
 _builtins_loaded = False
-_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.benchmarks.nb201", "zcnas.benchmarks.nbnlp", "zcnas.benchmarks.nb101")
+_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.benchmarks.nb201", "zcnas.benchmarks.zoo", "zcnas.benchmarks.nbnlp", "zcnas.benchmarks.nb101")
 
 
 def register_benchmark(

@@ -20,6 +20,7 @@ from zcnas.data.cifar import (
 )
 from zcnas.data.text import DEFAULT_BPTT, TEXT_SOURCES, text_window
 from zcnas.data.transforms import CIFAR_MEAN, CIFAR_STD, augment_uint8, normalize, resize, to_tensor
+from zcnas.data.zoo_data import ZOO_SOURCES, zoo_minibatch
 
 __all__ = ["DEFAULT_SOURCES", "SOURCES", "fixed_batch_seed", "minibatch"]
 
@@ -31,10 +32,12 @@ SOURCES: dict[str, int | None] = {
     "cifar100-python": 100,
     "synthetic": None,
     **TEXT_SOURCES,
+    **ZOO_SOURCES,
 }
 
 #: The minibatch source used for a dataset when none is named: the shared data folder's subset.
-DEFAULT_SOURCES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "ptb": "ptb", "wikitext2": "wikitext2"}
+DEFAULT_SOURCES: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "svhn": "svhn", "imagenet": "imagenet",
+                                   "ptb": "ptb", "wikitext2": "wikitext2"}
 
 _MAX_SEED = 2**63 - 1
 
@@ -104,7 +107,8 @@ def minibatch(
     Args:
         source: ``"cifar10"`` / ``"cifar100"`` (the shared npz subsets), ``"cifar10-batches-py"`` / ``"cifar100-python"``
             (the official python folder given by ``folder``) or ``"synthetic"`` (standard-normal images,
-            uniform labels; ``split`` and ``augment`` do not apply).
+            uniform labels; ``split`` and ``augment`` do not apply), or ``"svhn"`` / ``"imagenet"`` (the data
+            folder's SVHN and ImageNet-1k samples, see ``zcnas.data.zoo_data``).
         batch_size: Images in the batch, 1..size of the split (any positive number for ``"synthetic"``).
         seed: Non-negative seed; chooses the images (without replacement) and then the augmentation.
         split: ``"train"`` or ``"test"``.
@@ -162,6 +166,8 @@ def minibatch(
         raise ValueError(
             f"num_classes={num_classes!r} does not match source {source!r}, which has {dataset_classes}."
         )
+    if source in ZOO_SOURCES:  # svhn, imagenet: see zcnas.data.zoo_data
+        return zoo_minibatch(source, batch_size, seed, split=split, augment=augment, image_size=image_size)
     x, y = _load_split(source, split, folder)
     if batch_size > len(x):
         raise ValueError(

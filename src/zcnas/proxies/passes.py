@@ -333,13 +333,33 @@ def run_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy, as the reference uses; logits that are not (batch, classes), or class indices out of
-    range, give one clear ValueError."""
+    """Cross-entropy, as the reference uses, with the classes on the last dimension of the logits.
+
+    Logits (batch, classes) take targets (batch,). A sequence model's logits (batch, time, ..., classes) take
+    targets (batch, time, ...) and the loss is the mean over every position: a language model's next-token
+    cross-entropy over the window (our decision for token models; the reference has none). Logits that are not
+    (batch, ..., classes), targets of another shape, or class indices out of range give one clear ValueError.
+
+    Example:
+        >>> import torch
+        >>> logits, targets = torch.randn(2, 3, 5), torch.tensor([[0, 1, 2], [3, 4, 0]])
+        >>> torch.allclose(default_loss(logits, targets), F.cross_entropy(logits.reshape(6, 5), targets.reshape(6)))
+        True
+    """
     if logits.dim() < 2:
         raise ValueError(
             f"the model returns outputs of shape {tuple(logits.shape)}, one number per sample; cross-entropy "
             "needs logits of shape (batch, classes) — return class scores, or pass a loss_fn for this output"
         )
+    if logits.dim() > 2:
+        wanted = tuple(logits.shape) if targets.is_floating_point() else tuple(logits.shape[:-1])
+        if tuple(targets.shape) != wanted:
+            raise ValueError(
+                f"logits of shape {tuple(logits.shape)} (classes last) take targets of shape {wanted}, one per "
+                f"position; got targets of shape {tuple(targets.shape)}"
+            )
+        logits = logits.reshape(-1, logits.shape[-1])
+        targets = targets.reshape(-1, logits.shape[-1]) if targets.is_floating_point() else targets.reshape(-1)
     if not targets.is_floating_point():
         n_classes = logits.shape[-1]
         if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= n_classes):

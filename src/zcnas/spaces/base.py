@@ -249,7 +249,7 @@ _INSTANCES: dict[str, SearchSpace] = {}
 _builtins_loaded = False
 
 #: Modules holding the built-in spaces, imported the first time the registry is read (not at import).
-_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.spaces.nb201", "zcnas.spaces.nb101", "zcnas.spaces.nbnlp")
+_BUILTIN_MODULES: tuple[str, ...] = ("zcnas.spaces.nb201", "zcnas.spaces.zoo", "zcnas.spaces.nb101", "zcnas.spaces.nbnlp")
 
 
 def register_space(cls: type[S]) -> type[S]:
