@@ -111,3 +111,15 @@ def test_proxies_lists_the_registry():
     result = runner.invoke(app, ["proxies"])
     assert result.exit_code == 0
     assert all(name in result.output for name in ("synflow", "jacob_cov", "fisher", "flops"))
+
+
+@pytest.mark.parametrize("args", [["score", "--out", "x", "--no-such-flag"], ["score", "--out", "x", "--seed", "abc"],
+                                  ["no-such-command"]])
+def test_a_usage_error_through_the_console_entry_is_exit_2_without_a_traceback(args, capsys):
+    from zcnas.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ("No such" in err or "Invalid value" in err), err

@@ -23,6 +23,11 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-cost proxies for lightweight NAS.")
 
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
+# typer >= 0.20 ships its own copy of click: usage errors (an unknown flag, a bad value) are instances of either
+_USAGE_ERRORS = tuple(
+    {click.exceptions.ClickException} | {c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"}
+)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
 
 
 class UsageError(Exception):
@@ -134,7 +139,10 @@ def spaces() -> None:
 
     for name in list_spaces():
         space = get_space(name)
-        size = f"{space.size:,} cells" if space.size is not None else "size not counted"
+        try:
+            size = f"{space.size:,} cells" if space.size is not None else "size not counted"
+        except ImportError as err:  # a space whose models come from an optional package that is missing
+            size = f"unavailable: {err}"
         typer.echo(f"{name}: {space.description} ({size}; datasets {', '.join(space.datasets)}; "
                    f"benchmark {space.benchmark or 'none'})")
         for option in space.model_options:
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+    except _ABORTS as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
         terminated = isinstance(exc.__context__, _Terminated) or isinstance(exc.__cause__, _Terminated)
         typer.echo(f"{'terminated' if terminated else 'interrupted'}; rerun the same command to resume", err=True)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
@@ -268,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.ClickException as exc:
+    except _USAGE_ERRORS as exc:
         exc.show()
         sys.exit(exc.exit_code)
     finally:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zcnas.benchmarks._tfrecord import read_nasbench_records
 from zcnas.benchmarks.base import FrameTable, register_benchmark
 from zcnas.data.paths import data_file
 from zcnas.spaces import nb101 as space
@@ -161,8 +162,6 @@ def official_frame(path: str | Path, *, check_data_crc: bool = True, check_hashe
     ``check_hashes`` also recomputes every cell's graph hash and raises ValueError where it differs from the
     file's (about 90 s more for the official file): a check of ``zcnas.spaces.nb101.graph_hash``.
     """
-    from zcnas.benchmarks._tfrecord import read_nasbench_records
-
     runs: dict[str, dict[str, Any]] = {}
     for record in read_nasbench_records(path, check_data_crc=check_data_crc):
         entry = runs.get(record["hash"])

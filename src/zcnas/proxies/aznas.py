@@ -90,7 +90,7 @@ def entropy_of_feature(feat: torch.Tensor) -> float:
 
     Example:
         >>> round(entropy_of_feature(torch.eye(2).reshape(2, 2, 1, 1)), 6)  # one non-zero eigenvalue: H = 0
-        -0.0
+        0.0
     """
     b, c, h, w = feat.shape
     x = feat.detach().permute(0, 2, 3, 1).reshape(b * h * w, c)
@@ -98,7 +98,7 @@ def entropy_of_feature(feat: torch.Tensor) -> float:
     sigma = x.T @ x / x.shape[0]
     s = torch.linalg.eigvalsh(sigma).clamp(min=0)
     p = s / s.sum()
-    return float(((-p) * torch.log(p + 1e-8)).sum())
+    return float(((-p) * torch.log(p + 1e-8)).sum()) + 0.0  # + 0.0: no negative zero
 
 
 def stage_trainability(f_in: torch.Tensor, f_out: torch.Tensor, generator: torch.Generator) -> float:

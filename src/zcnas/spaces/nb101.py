@@ -40,12 +40,10 @@ import numpy as np
 from torch import nn
 
 from zcnas.spaces.base import ModelOption, SearchSpace, register_space
+from zcnas.spaces.nb101_model import CONV1X1, CONV3X3, MAXPOOL3X3, NB101Network
 
 INPUT = "input"
 OUTPUT = "output"
-CONV3X3 = "conv3x3-bn-relu"
-CONV1X1 = "conv1x1-bn-relu"
-MAXPOOL3X3 = "maxpool3x3"
 #: The interior ops, in the benchmark's label order (``config['available_ops']``: labels 0, 1, 2).
 OPS: tuple[str, ...] = (CONV3X3, CONV1X1, MAXPOOL3X3)
 #: One letter per interior op in the string form.
@@ -602,8 +600,6 @@ def build_model(
         >>> sum(p.numel() for p in net.parameters())
         994
     """
-    from zcnas.spaces.nb101_model import NB101Network
-
     c = canonical(cell) if canonicalize else check(as_cell(cell))
     return NB101Network(c, num_classes=num_classes, stem_channels=stem_channels, num_stacks=num_stacks,
                         cells_per_stack=cells_per_stack, seed=seed)

@@ -26,11 +26,18 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from zcnas.spaces.nb101 import CONV1X1, CONV3X3, MAXPOOL3X3, NB101Cell
+if TYPE_CHECKING:
+    from zcnas.spaces.nb101 import NB101Cell
+
+# The benchmark's op names; the network owns them and the codec (zcnas.spaces.nb101) imports them.
+CONV3X3 = "conv3x3-bn-relu"
+CONV1X1 = "conv1x1-bn-relu"
+MAXPOOL3X3 = "maxpool3x3"
 
 
 class ConvBnRelu(nn.Sequential):
@@ -149,6 +156,7 @@ class NB101Network(nn.Module):
                 layers.append(Cell(cell, c_in, c))
                 c_in = c
         self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # global average pooling; a module so that Zen-NAS finds the pre-GAP map
         self.classifier = nn.Linear(c, num_classes)
         self._init_weights()
 
@@ -168,4 +176,4 @@ class NB101Network(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"a NAS-Bench-101 network takes inputs of shape (N, 3, H, W); got {tuple(x.shape)}")
         x = self.layers(x)
-        return self.classifier(x.mean(dim=(2, 3)))
+        return self.classifier(self.pool(x).flatten(1))
