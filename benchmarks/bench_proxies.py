@@ -1,6 +1,6 @@
 """Benchmark: the paper's six proxies on seeded NB-201 cells at batch 64, shared passes vs the reference's way.
 
-Run:  .venv/bin/python benchmarks/bench_proxies.py [--cells 20] [--batch-size 64] [--repeats 1]
+Run:  .venv/bin/python benchmarks/bench_proxies.py [--cells 20] [--batch-size 64] [--extra NAMES] [--csv PATH]
 
 For each cell, in the same run and interleaved (so machine noise hits both alike):
 - shared: ``zcnas.compute_proxies`` with the six at once (one forward; the loss gradient with create_graph,
@@ -8,12 +8,19 @@ For each cell, in the same run and interleaved (so machine noise hits both alike
 - reference way: each proxy on its own deep copy with its own passes, as SamsungLabs/zero-cost-nas does
   (grasp: a forward/backward for g, then a second forward with create_graph and the Hessian-gradient product).
 It prints the median per-cell seconds of each, their ratio, and the largest relative difference of the scores.
+
+Then, in the same run and on the same cells and batches, each of the later proxies (NASWOT, ZiCo, MeCo,
+MeCo_opt, SWAP, reg-SWAP, Zen-NAS, AZ-NAS's components) and each registered ensemble proxy (``zc_ensemble``,
+``aznas``) is timed alone with ``compute_proxies`` (``--extra`` picks others), interleaved with the six so that
+machine noise hits them alike; it prints each one's median seconds per cell and its ratio to the six's
+shared-pass median. ``--csv`` writes that table.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import statistics
 import time
 
@@ -29,6 +36,13 @@ from zcnas.proxies.passes import DEFAULT_LAYER_TYPES, fan_in, remove_batchnorm, 
 from zcnas.spaces import nb201
 
 SIX = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
+LATER = ("naswot", "zico", "meco", "meco_opt", "swap", "reg_swap", "zen", "aznas_expressivity",
+         "aznas_progressivity", "aznas_trainability")
+
+
+def default_extra() -> list[str]:
+    """The later proxies and every registered ensemble proxy."""
+    return [*LATER, *zcnas.list_proxies(tag="ensemble")]
 
 
 def _copy(net: nn.Module) -> nn.Module:
@@ -105,10 +119,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference-compatible", action="store_true")
+    parser.add_argument("--extra", default=None,
+                        help="comma-separated proxies to time alone beside the six (default: the later proxies "
+                             "and the ensembles); 'none' for none")
+    parser.add_argument("--csv", default=None, help="write the per-proxy medians to this CSV")
     args = parser.parse_args()
+    extra = default_extra() if args.extra is None else [] if args.extra == "none" else args.extra.split(",")
 
     archs = nb201.sample(args.cells, np.random.default_rng(args.seed))
     shared_t, ref_t, worst = [], [], 0.0
+    extra_t: dict[str, list[float]] = {name: [] for name in extra}
     for i, arch in enumerate(archs):
         net = nb201.build_model(arch, reference_compatible=args.reference_compatible, seed=i)
         x, y = minibatch("cifar10", batch_size=args.batch_size, seed=i)
@@ -119,6 +139,10 @@ def main() -> None:
         t2 = time.perf_counter()
         shared_t.append(t1 - t0)
         ref_t.append(t2 - t1)
+        for name in extra:
+            start = time.perf_counter()
+            zcnas.compute_proxies(net, x, y, [name], seed=i)
+            extra_t[name].append(time.perf_counter() - start)
         for name in SIX:
             a, b = shared[name], ref[name]
             if np.isfinite(a) and np.isfinite(b) and b != 0:
@@ -129,6 +153,19 @@ def main() -> None:
     print(f"cells: {args.cells}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
     print(f"median s/cell  shared passes: {ms:.3f}   reference way: {mr:.3f}   speed-up: {mr / ms:.2f}x")
     print(f"largest relative score difference (float32): {worst:.2e}")
+    if extra:
+        print(f"\n{'proxy':22s} {'median s/cell':>13s} {'ratio to the six (shared)':>26s}")
+        rows = [("paper six, shared passes", ms, 1.0), ("paper six, reference way", mr, mr / ms)]
+        rows += [(name, statistics.median(t), statistics.median(t) / ms) for name, t in extra_t.items()]
+        for name, median, ratio in rows:
+            print(f"{name:22s} {median:13.3f} {ratio:26.2f}")
+        if args.csv:
+            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["proxy", "median_seconds", "ratio_to_six_shared", "cells", "batch_size", "threads"])
+                for name, median, ratio in rows:
+                    writer.writerow([name, f"{median:.4f}", f"{ratio:.3f}", args.cells, args.batch_size,
+                                     torch.get_num_threads()])
 
 
 if __name__ == "__main__":
