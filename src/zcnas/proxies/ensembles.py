@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from zcnas.proxies.ensemble_reference import REFERENCE_NOTE, REFERENCES
+from zcnas.proxies.ensemble_reference import CHOICES, REFERENCE_NOTE, REFERENCES
 from zcnas.proxies.passes import NotFinite, ProxyContext
 from zcnas.proxies.registry import get_proxy, list_proxies, register_proxy, unregister_proxy
 
@@ -239,3 +239,16 @@ register_ensemble(
     description="AZ-NAS: sum of log(rank/N) of expressivity, progressivity, trainability and FLOPs; one cell is "
                 "ranked against " + REFERENCE_NOTE,
 )
+
+if "zc_ensemble" in CHOICES:
+    _ZC = CHOICES["zc_ensemble"]
+    register_ensemble(
+        "zc_ensemble",
+        tuple(_ZC["members"]),  # type: ignore[arg-type]
+        str(_ZC["rule"]),
+        nan_policy=str(_ZC["nan_policy"]),
+        reference=REFERENCES.get("zc_ensemble"),
+        paper="zcnas: the recommended label-free ensemble, chosen on " + str(_ZC["chosen_on"]),
+        description=f"{_ZC['rule']} of {', '.join(_ZC['members'])} (chosen by benchmarks/ensemble_study.py; "  # type: ignore[arg-type]
+                    "docs/results/ensemble.md); one cell is ranked against " + REFERENCE_NOTE,
+    )
