@@ -1,6 +1,7 @@
 """Benchmark: the paper's six proxies on seeded NB-201 cells at batch 64, shared passes vs the reference's way.
 
-Run:  .venv/bin/python benchmarks/bench_proxies.py [--cells 20] [--batch-size 64] [--extra NAMES] [--csv PATH]
+Run:  .venv/bin/python benchmarks/bench_proxies.py [--cells 20] [--batch-size 64] [--threads 1]
+          [--grasp-hessian central_difference,forward_difference] [--extra NAMES] [--csv PATH]
 
 For each cell, in the same run and interleaved (so machine noise hits both alike):
 - shared: ``zcnas.compute_proxies`` with the six at once (one forward; the loss gradient with create_graph,
@@ -8,6 +9,10 @@ For each cell, in the same run and interleaved (so machine noise hits both alike
 - reference way: each proxy on its own deep copy with its own passes, as SamsungLabs/zero-cost-nas does
   (grasp: a forward/backward for g, then a second forward with create_graph and the Hessian-gradient product).
 It prints the median per-cell seconds of each, their ratio, and the largest relative difference of the scores.
+
+``--grasp-hessian`` adds, interleaved in the same loop, the six with grasp's opt-in finite-difference Hessian
+product (``options={"grasp": {"hessian": ...}}``), one timing per mode: its median, its ratio against the
+reference way, and the Spearman ρ of its grasp against the exact grasp over the cells.
 
 Then, in the same run and on the same cells and batches, each of the later proxies (NASWOT, ZiCo, MeCo,
 MeCo_opt, SWAP, reg-SWAP, Zen-NAS, AZ-NAS's components) and each registered ensemble proxy (``zc_ensemble``,
@@ -26,6 +31,7 @@ import time
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 import torch.nn.functional as F
 from torch import nn
 
@@ -123,7 +129,16 @@ def main() -> None:
                         help="comma-separated proxies to time alone beside the six (default: the later proxies "
                              "and the ensembles); 'none' for none")
     parser.add_argument("--csv", default=None, help="write the per-proxy medians to this CSV")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--grasp-hessian", default="",
+                        help="comma-separated finite-difference modes of grasp to time beside the exact six")
+    parser.add_argument("--fd-eta", type=float, default=None, help="grasp's fd_eta for those modes")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    modes = [m for m in args.grasp_hessian.split(",") if m]
+    fd_t: dict[str, list[float]] = {m: [] for m in modes}
+    fd_grasp: dict[str, list[float]] = {m: [] for m in modes}
+    exact_grasp: list[float] = []
     extra = default_extra() if args.extra is None else [] if args.extra == "none" else args.extra.split(",")
 
     archs = nb201.sample(args.cells, np.random.default_rng(args.seed))
@@ -139,6 +154,13 @@ def main() -> None:
         t2 = time.perf_counter()
         shared_t.append(t1 - t0)
         ref_t.append(t2 - t1)
+        exact_grasp.append(shared["grasp"])
+        for mode in modes:
+            opts = {"hessian": mode, **({} if args.fd_eta is None else {"fd_eta": args.fd_eta})}
+            start = time.perf_counter()
+            fd = zcnas.compute_proxies(net, x, y, list(SIX), options={"grasp": opts})
+            fd_t[mode].append(time.perf_counter() - start)
+            fd_grasp[mode].append(fd["grasp"])
         for name in extra:
             start = time.perf_counter()
             zcnas.compute_proxies(net, x, y, [name], seed=i)
@@ -153,6 +175,13 @@ def main() -> None:
     print(f"cells: {args.cells}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
     print(f"median s/cell  shared passes: {ms:.3f}   reference way: {mr:.3f}   speed-up: {mr / ms:.2f}x")
     print(f"largest relative score difference (float32): {worst:.2e}")
+    for mode in modes:
+        mf = statistics.median(fd_t[mode])
+        rho = spearmanr(exact_grasp, fd_grasp[mode]).statistic
+        rel = np.median(np.abs(np.subtract(fd_grasp[mode], exact_grasp)) / np.abs(exact_grasp))
+        print(f"six with grasp hessian={mode} (fd_eta {args.fd_eta or 'default'}): {mf:.3f} s/cell   "
+              f"speed-up vs reference way: {mr / mf:.2f}x   vs exact shared: {ms / mf:.2f}x   "
+              f"Spearman(grasp fd, exact): {rho:.4f}   median |rel. diff|: {rel:.1e}")
     if extra:
         print(f"\n{'proxy':22s} {'median s/cell':>13s} {'ratio to the six (shared)':>26s}")
         rows = [("paper six, shared passes", ms, 1.0), ("paper six, reference way", mr, mr / ms)]

@@ -133,7 +133,7 @@ def compute_proxy_results(
     loss = loss_fn or default_loss
 
     def make_context(selected) -> ProxyContext:
-        needs = frozenset().union(*(s.passes for s in selected))
+        needs = frozenset().union(*(s.passes_with(options.get(s.name)) for s in selected))
         return ProxyContext(model, inputs, targets, loss, needs, tuple(layer_types))
 
     shared = make_context(specs) if share_passes else None

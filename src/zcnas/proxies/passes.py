@@ -8,6 +8,11 @@ runs on a deep copy. The expensive work is done lazily, once, and cached:
   the loss gradient dL/dW of every scored weight (grad_norm, snip, plain, fisher's activation gradients,
   grasp's first half), the input gradient of the summed logits (jacob_cov), and the Hessian-gradient product
   H·g (grasp's second half, which needs the loss gradient built with ``create_graph``).
+- ``hessian_grad_fd``: H·g by a finite difference of loss gradients instead (grasp's opt-in
+  ``hessian="central_difference"`` / ``"forward_difference"``): one or two more forward/backwards of the
+  data-pass copy at perturbed weights, and no ``create_graph`` on the shared loss gradient. The data pass then
+  records the on/off pattern of every ``nn.ReLU`` input (the ``relu_masks`` pass) and the perturbed forwards
+  reuse it, so the difference sees the same smooth piece of the network that the exact product differentiates.
 - ``copy_model``: a fresh copy for a proxy that needs its own model (synflow removes BatchNorm from it).
 - the ``relu_codes`` pass: the same forward also records the binary code of every ``nn.ReLU`` input
   (``zcnas.proxies.recorders.ReluCodes``: NASWOT's kernel), so NASWOT costs no forward of its own; when no
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,14 +43,18 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from zcnas.layer_marks import is_input_entry, keeps_batchnorm
 from zcnas.proxies.recorders import ReluCodes
 
 #: The shared passes a proxy may declare (``register_proxy(passes=...)``), each computed at most once per call:
 #: the loss gradient dL/dW, fisher's activation terms, the Hessian-gradient product H·g, the input Jacobian, and
-#: the binary codes of every ReLU input of the same forward (NASWOT's kernel).
-SHARED_PASSES: frozenset[str] = frozenset({"loss_grad", "fisher", "hessian_grad", "input_jacobian", "relu_codes"})
+#: the binary codes of every ReLU input of the same forward (NASWOT's kernel), and the ReLU on/off masks that
+#: grasp's finite-difference Hessian replays.
+SHARED_PASSES: frozenset[str] = frozenset(
+    {"loss_grad", "fisher", "hessian_grad", "input_jacobian", "relu_codes", "relu_masks"}
+)
 
 #: The layer kinds the reference scores.
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
@@ -154,6 +164,10 @@ class DataPass:
     hessian_grads: list[torch.Tensor | None] | None = None
     input_grad: torch.Tensor | None = None
     relu: ReluCodes | None = None
+    relu_masks: dict[nn.Module, list[torch.Tensor]] | None = None
+    net: nn.Module | None = None
+    rng_state: tuple[torch.Tensor, torch.Tensor | None] | None = None
+    temperature: float = 1.0
 
 
 @dataclass
@@ -211,13 +225,85 @@ class ProxyContext:
         digest = hashlib.sha256(f"{torch.initial_seed()}|{key}".encode()).digest()
         return torch.Generator(device=self.inputs.device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
-    def data_pass(self, temperature: float = 1.0) -> DataPass:
-        """The shared forward/backward on the minibatch (BatchNorm kept, train mode), computed once."""
-        key = "data_pass" if temperature == 1.0 else f"data_pass_T{temperature}"
-        return self._timed(key, lambda: self._run_data_pass(temperature))  # type: ignore[return-value]
+    def data_pass(self, temperature: float = 1.0, hessian: bool = True) -> DataPass:
+        """The shared forward/backward on the minibatch (BatchNorm kept, train mode), computed once.
 
-    def _run_data_pass(self, temperature: float) -> DataPass:
-        needs = self.needs if temperature == 1.0 else frozenset({"loss_grad", "hessian_grad"})
+        ``temperature`` other than 1 runs a pass of its own (grasp's option); ``hessian=False`` leaves the
+        Hessian-gradient product out of that own pass (the shared pass follows ``needs``).
+        """
+        if temperature == 1.0:
+            key = "data_pass"
+        else:
+            key = f"data_pass_T{temperature}" + ("" if hessian else "_nohessian")
+        return self._timed(key, lambda: self._run_data_pass(temperature, hessian))  # type: ignore[return-value]
+
+    def hessian_grad_fd(self, data: DataPass, scheme: str, eta: float) -> list[torch.Tensor | None]:
+        """H·g by a finite difference of loss gradients, per scored layer (None where the gradient is None).
+
+        With v = g (the data pass's loss gradient) and ε = eta·‖W‖/‖v‖ (norms over every scored weight that has
+        a gradient), every ``nn.ReLU`` keeping the data pass's on/off pattern, ``"central_difference"`` gives (g(W + εv) − g(W − εv)) / 2ε (two more forward/backwards,
+        error O(ε²)) and ``"forward_difference"`` gives (g(W + εv) − g(W)) / ε (one more, error O(ε)). Only the
+        scored weights move; the forward replays the data pass's random-number state, so dropout masks match.
+
+        Example:
+            >>> net = nn.Linear(3, 2)
+            >>> ctx = ProxyContext(net, torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), default_loss,
+            ...                    frozenset({"loss_grad", "relu_masks"}))
+            >>> [h.shape for h in ctx.hessian_grad_fd(ctx.data_pass(), "central_difference", 1e-3)]
+            [torch.Size([2, 3])]
+        """
+        key = f"hessian_fd_{scheme}_{eta!r}_T{data.temperature!r}_{id(data)}"
+        return self._timed(key, lambda: self._run_hessian_fd(data, scheme, eta))  # type: ignore[return-value]
+
+    def _run_hessian_fd(self, data: DataPass, scheme: str, eta: float) -> list[torch.Tensor | None]:
+        if scheme not in ("central_difference", "forward_difference"):
+            raise ValueError(f"hessian={scheme!r} is not allowed; use 'central_difference' or 'forward_difference'")
+        if data.weight_grads is None or data.net is None or data.relu_masks is None:
+            raise ValueError("the finite-difference Hessian product needs a data pass with the loss gradient and "
+                             "the ReLU masks (declare the 'loss_grad' and 'relu_masks' passes)")
+        names = {id(p): n for n, p in data.net.named_parameters()}
+        moved = [i for i, g in enumerate(data.weight_grads) if g is not None]
+        out: list[torch.Tensor | None] = [None] * len(data.weights)
+        if not moved:
+            return out
+        w_norm = math.sqrt(sum(float(data.weights[i].detach().double().pow(2).sum()) for i in moved))
+        v_norm = math.sqrt(sum(float(data.weight_grads[i].double().pow(2).sum()) for i in moved))  # type: ignore[index]
+        if v_norm == 0.0 or w_norm == 0.0:
+            for i in moved:
+                out[i] = torch.zeros_like(data.weights[i])
+            return out
+        eps = eta * w_norm / v_norm
+
+        def grads_at(step: float) -> list[torch.Tensor]:
+            params = {
+                names[id(data.weights[i])]: (data.weights[i].detach() + step * data.weight_grads[i]).requires_grad_()
+                for i in moved  # type: ignore[operator]
+            }
+            with ExitStack() as stack:
+                stack.enter_context(
+                    torch.random.fork_rng(devices=[self.inputs.device] if self.inputs.device.type == "cuda" else [])
+                )
+                _restore_rng(data.rng_state, self.inputs.device)
+                for module, masks in (data.relu_masks or {}).items():
+                    stack.callback(module.register_forward_hook(_mask_replayer(masks)).remove)
+                with torch.enable_grad():
+                    logits = functional_call(data.net, params, (self.inputs.detach(),))
+                    loss = self.loss_fn(logits / data.temperature, self.targets)
+                    return list(torch.autograd.grad(loss, list(params.values())))
+
+        plus = grads_at(eps)
+        if scheme == "central_difference":
+            minus = grads_at(-eps)
+            diffs = [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
+        else:
+            diffs = [(a - data.weight_grads[i]) / eps for a, i in zip(plus, moved)]  # type: ignore[index]
+        for i, d in zip(moved, diffs):
+            out[i] = d.detach()
+        return out
+
+    def _run_data_pass(self, temperature: float, hessian: bool = True) -> DataPass:
+        own = frozenset({"loss_grad", "hessian_grad"} if hessian else {"loss_grad", "relu_masks"})
+        needs = self.needs if temperature == 1.0 else own
         need_loss = bool(needs & {"loss_grad", "fisher", "hessian_grad"})
         need_hessian = "hessian_grad" in needs
         need_fisher = "fisher" in needs
@@ -226,7 +312,8 @@ class ProxyContext:
         net = self.copy_model()
         layers = scored_layers(net, self.layer_types)
         weights = [layer.weight for layer in layers]
-        result = DataPass(layers=layers, weights=weights)
+        result = DataPass(layers=layers, weights=weights, net=net, rng_state=_rng_state(self.inputs.device),
+                          temperature=temperature)
 
         entry = input_entry(net, self.inputs)  # None: the input itself (images); else e.g. the embedding
         x = self.inputs.detach().clone().requires_grad_(need_jacobian and entry is None)
@@ -240,6 +327,9 @@ class ProxyContext:
                 handles.append(layer.register_forward_hook(_recorder(outputs[i])))
         if "relu_codes" in needs:
             result.relu = ReluCodes(kernel=True)
+        if "relu_masks" in needs:
+            result.relu_masks = {m: [] for m in net.modules() if isinstance(m, nn.ReLU)}
+            handles += [m.register_forward_hook(_mask_recorder(store)) for m, store in result.relu_masks.items()]
         try:
             with ExitStack() as stack:
                 if result.relu is not None:
@@ -288,6 +378,41 @@ class ProxyContext:
                 hg = torch.autograd.grad(z, weights, allow_unused=True)
                 result.hessian_grads = [None if h is None else h.detach() for h in hg]
         return result
+
+
+def _mask_recorder(store: list[torch.Tensor]):
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        store.append(args[0].detach() > 0)
+
+    return hook
+
+
+def _mask_replayer(masks: list[torch.Tensor]):
+    """A forward hook making the k-th call of a ReLU output input·mask_k (the data pass's k-th pattern)."""
+    calls = iter(masks)
+
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        mask = next(calls, None)
+        if mask is None or mask.shape != args[0].shape:
+            raise ValueError("a ReLU ran more often, or on other shapes, than in the data pass; the "
+                             "finite-difference Hessian needs the same forward")
+        return args[0] * mask
+
+    return hook
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The CPU (and, on a GPU, the device's) random-number state, to replay a forward's dropout masks."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _restore_rng(state: tuple[torch.Tensor, torch.Tensor | None] | None, device: torch.device) -> None:
+    if state is None:
+        return
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def _entry_output(entered: list[torch.Tensor]) -> torch.Tensor:

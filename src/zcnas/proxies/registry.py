@@ -69,6 +69,8 @@ class ProxySpec:
         choices: allowed values of string options, e.g. ``{"eigen_solver": ("eig", "eigvalsh")}``.
         check: optional ``check(options)`` raising ValueError for values that are of the right type but not
             allowed (e.g. a non-positive temperature); called by ``validate_options``.
+        passes_for: optional ``passes_for(options) -> passes`` for a proxy whose options change the shared
+            passes it reads (grasp's finite-difference Hessian needs no ``hessian_grad``); else ``passes``.
     """
 
     name: str
@@ -87,6 +89,22 @@ class ProxySpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
+    passes_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+
+    def passes_with(self, options: Mapping[str, Any] | None = None) -> frozenset[str]:
+        """The shared passes this proxy reads with ``options`` (defaults filled in).
+
+        Example:
+            >>> sorted(get_proxy("grasp").passes_with({"hessian": "central_difference"}))
+            ['loss_grad', 'relu_masks']
+        """
+        if self.passes_for is None:
+            return self.passes
+        chosen = frozenset(self.passes_for({**self.defaults, **dict(options or {})}))
+        unknown = sorted(chosen - SHARED_PASSES)
+        if unknown:
+            raise ValueError(f"proxy {self.name!r} asks for unknown shared pass(es) {unknown}")
+        return chosen
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -110,6 +128,7 @@ def register_proxy(
     defaults: dict[str, Any] | None = None,
     choices: dict[str, tuple[Any, ...]] | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    passes_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator that registers a proxy function under ``name`` and returns the function unchanged.
 
@@ -160,6 +179,7 @@ def register_proxy(
             defaults=dict(defaults or {}),
             choices=dict(choices or {}),
             check=check,
+            passes_for=passes_for,
         )
         return fn
 
