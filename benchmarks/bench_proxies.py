@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 import torch.nn.functional as F
+from scipy.stats import spearmanr
 from torch import nn
 
 import zcnas
