@@ -234,6 +234,39 @@ def correlate(
 
 
 @app.command()
+def search(
+    out: Path = typer.Option(..., help="study folder (resumable: finished runs are kept)"),
+    space: str = typer.Option("nb201", help="search space with a benchmark table"),
+    dataset: str = typer.Option("cifar100", help="dataset whose validation / test accuracies are read"),
+    algo: str = typer.Option("evolution", help="random, evolution, reinforce or predictor; comma-separated or 'all'"),
+    warmup: int = typer.Option(0, help="zero-cost warmup: score N random cells with the proxy first (0: off)"),
+    move: bool = typer.Option(False, "--move", help="zero-cost move proposal (evolution: proxy-best neighbour; "
+                              "reinforce: proxy-best of --candidates samples)"),
+    candidates: int = typer.Option(10, help="reinforce move proposal: samples per step"),
+    paper: bool = typer.Option(False, "--paper", help="run every variant of the paper's figure for each algo"),
+    proxy: str = typer.Option("synflow", help="proxy for warmup and move"),
+    scores: Optional[Path] = typer.Option(None, help="result folder with the proxy's scores (default: found "
+                                          "under results/, else computed)"),
+    budget: int = typer.Option(300, help="trained models per search"),
+    seeds: int = typer.Option(10, help="seeds 0..N-1"),
+    option: list[str] = typer.Option([], help="algo option ALGO.NAME=VALUE, e.g. evolution.population=32"),
+) -> None:
+    """Tabular NAS with zero-cost warmup / move proposal: trajectories.parquet, a figure and a table."""
+    from zcnas.pipeline import search as run_search_study
+    from zcnas.report.markdown import markdown_table
+    from zcnas.search.base import list_searchers
+
+    algos = list_searchers() if algo == "all" else [a.strip() for a in algo.split(",") if a.strip()]
+    result = _run(lambda: run_search_study(
+        out, space=space, dataset=dataset, algos=algos, warmup=warmup,
+        move=move, candidates=candidates, paper_variants=paper,
+        proxy=proxy, scores=scores, budget=budget, seeds=seeds, options=parse_proxy_options(option),
+        progress=False))
+    typer.echo(markdown_table(result.summary, ".2f"))
+    typer.echo(f"trajectories: {Path(out) / 'trajectories.parquet'}\nreport: {result.report}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="output folder"),
     sample: int = typer.Option(100, help="NB-201 cells to score"),

@@ -29,13 +29,20 @@ from zcnas.evaluation.summary import correlation_summary
 from zcnas.proxies.registry import get_proxy, list_proxies
 from zcnas.report.correlation import write_correlation_report
 from zcnas.report.markdown import markdown_table
+from zcnas.report.search_figure import write_search_report
 from zcnas.scoring.runner import ScoreSettings, ScoreSummary, score_many
 from zcnas.scoring.settings import MAX_SEED, check_int
 from zcnas.scoring.store import ResultStore
+from zcnas.search.base import get_searcher
+from zcnas.search.proxy_source import TableSource, find_score_table, load_score_table, scorer_source
+from zcnas.search.study import LEVELS, run_search, summarise, variant_for
+from zcnas.search.study import paper_variants as figure_variants
+from zcnas.search.trainer import TabularTrainer
 from zcnas.spaces import get_space
 from zcnas.spaces.base import SearchSpace
 
-__all__ = ["CorrelationResult", "correlate", "ground_truth", "read_cell_file", "score", "select_cells"]
+__all__ = ["CorrelationResult", "SearchResult", "correlate", "ground_truth", "read_cell_file", "score", "search",
+           "select_cells"]
 
 
 def ground_truth(space: str | SearchSpace, benchmark: str | None = None, path: Any = None) -> BenchmarkTable:
@@ -220,3 +227,88 @@ def correlate(
                                     title=title or f"Correlation report: {Path(run).name}",
                                     settings_line=settings_line)
     return CorrelationResult(path, summary, markdown_table(summary))
+
+
+@dataclass
+class SearchResult:
+    """A finished ``search``: the trajectories, their summary table and the report's path."""
+
+    trajectories: pd.DataFrame
+    summary: pd.DataFrame
+    report: Path
+
+
+def search(
+    out: str | os.PathLike[str],
+    *,
+    space: str = "nb201",
+    dataset: str = "cifar100",
+    algos: Sequence[str] = ("evolution",),
+    warmup: int = 0,
+    move: bool = False,
+    candidates: int = 10,
+    paper_variants: bool = False,
+    proxy: str | None = "synflow",
+    scores: str | os.PathLike[str] | None = None,
+    score_roots: Sequence[str | os.PathLike[str]] = ("results",),
+    budget: int = 300,
+    seeds: int | Sequence[int] = 10,
+    options: dict[str, dict[str, Any]] | None = None,
+    benchmark: str | None = None,
+    benchmark_file: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> SearchResult:
+    """Tabular NAS on a space's benchmark: run the searches, write ``trajectories.parquet`` and a report.
+
+    Args:
+        out: the study folder (resumable: finished runs are kept and skipped).
+        space, dataset: the space and the dataset whose validation / test accuracies the search reads.
+        algos: registered search algorithms (``zcnas.search.base.list_searchers``).
+        warmup, move: the one variant to run (``paper_variants=True`` runs the paper figure's variants instead);
+            ``candidates`` is the sample count of a count-kind move proposal (REINFORCE).
+        proxy: the proxy for warmup and move; its scores come from ``scores`` (a result folder), else the
+            result folder under ``score_roots`` made for this space, dataset and proxy, else are computed on
+            the fly with the scoring engine (cached under ``out/proxy_scores``).
+        budget: trained models per search; seeds: a count (0..n-1) or the seeds themselves.
+
+    Raises:
+        ValueError: an unknown algo, dataset or proxy, a budget below a warmup's trained models, a bad seed.
+    """
+    the_space = get_space(space)
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seed_list = list(range(check_int("seeds", seeds, 1)))
+    else:
+        seed_list = [check_int("seed", s, 0, MAX_SEED) for s in seeds]
+    runs = []
+    for algo in algos:
+        kind = get_searcher(algo).move_kind
+        move_value = (candidates if kind == "count" else True) if move else None
+        variants = figure_variants(algo) if paper_variants else [variant_for(algo, warmup, move_value)]
+        runs.extend((algo, v) for v in variants)
+    table = ground_truth(the_space, benchmark, benchmark_file)
+    if dataset not in table.datasets():
+        raise ValueError(f"dataset {dataset!r} has no validation and test accuracies in the {table.space} "
+                         f"benchmark; use one of: {', '.join(table.datasets())}")
+    trainer = TabularTrainer(table, dataset)
+    needs_proxy = any(v.warmup or v.move for _, v in runs)
+    source = None
+    if needs_proxy:
+        if proxy is None:
+            raise ValueError("warmup and move need a proxy; pass proxy=...")
+        folder = Path(scores) if scores is not None else find_score_table(the_space, dataset, proxy, score_roots)
+        if folder is not None:
+            fallback = scorer_source(the_space, dataset, proxy, Path(out) / "proxy_scores") \
+                if proxy in list_proxies() else None
+            source = TableSource(load_score_table(folder, proxy, the_space, dataset), proxy, fallback=fallback)
+        elif proxy in list_proxies():
+            source = scorer_source(the_space, dataset, proxy, Path(out) / "proxy_scores")
+        else:
+            raise ValueError(f"proxy {proxy!r} has no score table for {space} {dataset} under "
+                             f"{', '.join(map(str, score_roots))} and is not a registered proxy, so it cannot be "
+                             f"computed; use a registered proxy ({', '.join(list_proxies())}) or pass scores=FOLDER")
+    trajectories = run_search(the_space, trainer, runs, seeds=seed_list, budget=budget, out=out, dataset=dataset,
+                              proxy=source, options=options, progress=progress)
+    summary = summarise(trajectories, levels=LEVELS.get(dataset, ()),
+                        milestones=[m for m in (10, 25, 50, 100, 300) if m <= budget])
+    report = write_search_report(trajectories, summary, Path(out), dataset)
+    return SearchResult(trajectories, summary, report)

@@ -94,7 +94,7 @@ class Searcher(ABC):
         self._trained: set[str] = set()
         self.setup()
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Start-up work (warmup scoring, the first population, the policy); called at the end of ``__init__``."""
 
     @classmethod

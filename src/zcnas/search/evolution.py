@@ -6,8 +6,11 @@ Then each step samples ``tournament`` members without replacement, mutates the o
 validation accuracy by one random edit (``space.mutate``), trains the child, appends it and removes the
 oldest member. A NaN validation accuracy loses every tournament.
 
-Move proposal (the reference notebook's zero-cost move): the child is the proxy-best of all the parent's
+Move proposal (the reference notebook's zero-cost move): the child is the proxy-best of the parent's
 neighbours (``space.neighbours``); with probability ``random_move`` (0.25) a random neighbour instead.
+Neighbours already trained are passed over while an untrained one is left: the proposal proposes a model
+to train (the notebook takes the proxy-best neighbour even when it was trained before; here that would be
+an uncounted repeat, and a search whose parents keep proposing trained children would stall).
 
 Example:
     >>> from zcnas.spaces import get_space
@@ -89,7 +92,8 @@ class AgingEvolution(Searcher):
         if self.move and self.rng.random() >= self.settings["random_move"]:
             assert self.proxy is not None
             options = [self.space.encode(c) for c in self.space.neighbours(cell)]
-            return options[proxy_best(options, self.proxy)]
+            fresh = [c for c in options if c not in self.trained] or options
+            return fresh[proxy_best(fresh, self.proxy)]
         return self.space.encode(self.space.mutate(self.space.decode(cell), self.rng))
 
     def tell(self, result: TrainResult) -> None:

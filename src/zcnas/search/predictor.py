@@ -19,8 +19,8 @@ Warmup ``N``: before round 1 the predictor is trained on the proxy scores of ``N
 by the proxy, NaN last; ``warmup_epochs`` epochs of ``warmup_batch`` cells), and round 1 takes 10
 best-predicted cells plus 10 random from the top half instead of 20 random ones.
 
-Deviations from EAGLE's settings, each an option: ``hidden`` (EAGLE 600), ``epochs`` per round unit (EAGLE
-50), no early stopping (EAGLE: patience 35 on a held-out part, which 20 trained cells hardly allow); the
+Deviations from EAGLE's settings, each an option: ``hidden`` (EAGLE 600), ``epochs`` per round unit (10;
+EAGLE 50), no early stopping (EAGLE: patience 35 on a held-out part, which 20 trained cells hardly allow); the
 defaults are sized so a 300-model search takes seconds on two CPU cores (docs/results/search.md).
 
 Example:
@@ -104,7 +104,9 @@ class RelationGCN(nn.Module):
 
     def embedding(self, adj: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(n, hidden) graph embeddings: the mean of the last layer's node states."""
-        h = self.embed[labels]
+        # a one-hot product, not ``self.embed[labels]``: the backward of indexing sums into shared rows in a
+        # thread-dependent order, which made seeded searches differ from run to run
+        h = nn.functional.one_hot(labels, self.embed.shape[0]).to(self.embed.dtype) @ self.embed
         for w, b in zip(self.weights, self.biases):
             h = self._drop(torch.relu(adj @ h @ w + b))
         return h.mean(dim=1)
@@ -171,7 +173,7 @@ def fit_pairs(
             loss.backward()
             opt.step()
             sched.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
     return loss_value
 
 
@@ -188,7 +190,7 @@ class BinaryPredictor(Searcher):
         ModelOption("dropout", float, 0.2, "dropout after each GCN layer (EAGLE: 0.2)", minimum=0.0),
         ModelOption("lr", float, 3.5e-4, "AdamW learning rate (EAGLE: 3.5e-4)", minimum=0.0),
         ModelOption("weight_decay", float, 5e-4, "AdamW weight decay (EAGLE: 5e-4)", minimum=0.0),
-        ModelOption("epochs", int, 50, "epochs per round unit: round r trains epochs*min(r,5) (EAGLE: 50)", minimum=0),
+        ModelOption("epochs", int, 10, "epochs per round unit: round r trains epochs*min(r,5) (EAGLE: 50)", minimum=0),
         ModelOption("batch", int, 12, "cells per batch unit: round r uses batch*min(r,5) (EAGLE: 12)", minimum=2),
         ModelOption("warmup_epochs", int, 50, "epochs on the warmup's proxy scores (EAGLE's NB-101 config: 50)",
                     minimum=0),
