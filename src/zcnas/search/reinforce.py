@@ -9,7 +9,9 @@ anew here over numpy arrays. A NaN reward (a failed training) makes no update.
 
 Move proposal ``k``: sample ``k`` cells from the policy and train the proxy-best of them (of those not yet
 trained, while any is left: a converged policy would otherwise keep proposing its trained favourite); the
-update uses that cell's choices.
+update uses that cell's choices. Without move, a sampled cell that is already trained is redrawn (up to 64
+draws, the first untrained one taken): a policy that has concentrated would otherwise spend the search on
+uncounted repeats.
 
 Warmup ``N`` (pretraining; the paper does not say how, see REFERENCE section 4): score ``N`` random cells
 and fit the policy to the proxy's ``elite`` (64) best of them: each decision's probabilities are the
@@ -147,6 +149,8 @@ class Reinforce(Searcher):
             cell, choice = pairs[int(np.argmax(scores))]
         else:
             cell, choice = self._cells(1)[0]
+            if cell in self.trained:  # resample: the policy restricted to untrained cells (up to 64 draws)
+                cell, choice = next(((c, v) for c, v in self._cells(64) if c not in self.trained), (cell, choice))
         self._pending[cell] = choice
         return cell
 
