@@ -123,3 +123,39 @@ def test_a_usage_error_through_the_console_entry_is_exit_2_without_a_traceback(a
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and ("No such" in err or "Invalid value" in err), err
+
+
+def test_a_full_disk_exits_1_with_one_line_and_a_rerun_resumes(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from zcnas.scoring import store as store_module
+
+    out = tmp_path / "full"
+    args = ["score", "--sample", "4", "--seed", "3", "--proxies", "params", "--out", str(out)] + FAST
+    real_write = store_module.ResultStore._write_table
+    calls = []
+
+    def write_until_full(self, table, path):
+        calls.append(path)
+        if len(calls) <= 2:
+            return real_write(self, table, path)
+
+        def no_space(fh):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        return self._atomic_write(path, no_space)
+
+    monkeypatch.setattr(store_module.ResultStore, "_write_table", write_until_full)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"zcnas: error: cannot write results to {out}: No space left on device; "
+                     "the rows written before are kept"], result.output
+    assert len(ResultStore(out, read_only=True).rows()) == 2  # the parts written before the disk filled
+
+    monkeypatch.undo()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "2 scored, 2 already done" in again.output
+    assert len(ResultStore(out, read_only=True).rows()) == 4

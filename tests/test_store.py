@@ -366,3 +366,23 @@ def test_kill_minus_9_at_random_moments_never_loses_or_duplicates_rows(tmp_path)
     with ResultStore(folder, {"space": "toy"}) as store:
         assert store.done_keys() == expected
         assert len(store.rows()) == len(expected)
+
+
+def test_a_write_failure_is_a_store_write_error_and_an_os_error(tmp_path, monkeypatch):
+    from zcnas.scoring.store import StoreWriteError
+
+    store = ResultStore(tmp_path / "w", CONFIG)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(StoreWriteError) as info:
+        store.append([row("a", value=1.0)])
+    assert isinstance(info.value, StoreError) and isinstance(info.value, OSError)
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    store.close()
+    with pytest.raises(StoreError) as bad_settings:
+        ResultStore(tmp_path / "w", {**CONFIG, "batch_size": 32})
+    assert not isinstance(bad_settings.value, OSError)  # bad settings stay usage errors

@@ -49,6 +49,12 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     return (UsageError, ValueError, KeyError, TypeError, StoreError)
 
 
+def _write_errors() -> tuple[type[BaseException], ...]:
+    from zcnas.scoring.store import StoreWriteError
+
+    return (StoreWriteError,)
+
+
 def _failure_errors() -> tuple[type[BaseException], ...]:
     return (OSError,)
 
@@ -64,6 +70,8 @@ def _run(call: Any) -> Any:
     except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except _write_errors() as exc:  # first: a StoreWriteError is also a StoreError, but it is a failure
+        _fail(_message(exc), EXIT_FAILURE)
     except _usage_errors() as exc:
         _fail(_message(exc), EXIT_USAGE)
     except _failure_errors() as exc:

@@ -55,7 +55,7 @@ try:  # POSIX advisory locks; on other systems the one-writer rule is not enforc
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["COLUMNS", "KEY_COLUMNS", "SCHEMA", "STATUSES", "ResultStore", "StoreError"]
+__all__ = ["COLUMNS", "KEY_COLUMNS", "SCHEMA", "STATUSES", "ResultStore", "StoreError", "StoreWriteError"]
 
 #: The key of a row.
 KEY_COLUMNS: tuple[str, ...] = ("arch", "proxy", "seed")
@@ -92,6 +92,19 @@ Key = tuple[str, str, int]
 
 class StoreError(RuntimeError):
     """The result folder cannot be used as asked (settings differ, unwritable, in use); the message says why."""
+
+
+class StoreWriteError(StoreError, OSError):
+    """The operating system refused a write (disk full, read-only folder, no permission): a failure, not bad
+    usage. Rows written before are kept, so a rerun resumes. Also an :class:`OSError`; ``errno`` is the cause's."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.errno = getattr(cause, "errno", None)
+        self.strerror = getattr(cause, "strerror", None)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _os_message(exc: BaseException) -> str:
@@ -165,7 +178,8 @@ class ResultStore:
         read_only: open an existing folder for reading only: no lock, nothing deleted or moved, no appends.
 
     Raises:
-        StoreError: the settings differ, the folder is not writable, or another writer holds it.
+        StoreError: the settings differ or another writer holds it.
+        StoreWriteError: (a StoreError and an OSError) the folder cannot be created or written.
 
     Example:
         >>> import tempfile, pathlib
@@ -230,7 +244,7 @@ class ResultStore:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the output folder {self.folder}: {_os_message(exc)}") from exc
+            raise StoreWriteError(f"cannot create the output folder {self.folder}: {_os_message(exc)}", exc) from exc
         self._acquire_lock()
         try:
             self._remove_tmp_files()
@@ -267,7 +281,7 @@ class ResultStore:
         try:
             fh = open(path, "a+")  # noqa: SIM115 - held open for the store's lifetime: it carries the lock
         except OSError as exc:
-            raise StoreError(f"cannot write to the output folder {self.folder}: {_os_message(exc)}") from exc
+            raise StoreWriteError(f"cannot write to the output folder {self.folder}: {_os_message(exc)}", exc) from exc
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -292,7 +306,7 @@ class ResultStore:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise StoreError(f"cannot remove the stale file {path}: {_os_message(exc)}") from exc
+                raise StoreWriteError(f"cannot remove the stale file {path}: {_os_message(exc)}", exc) from exc
 
     def _read_config(self) -> dict[str, Any]:
         path = self.folder / CONFIG_NAME
@@ -363,8 +377,8 @@ class ResultStore:
         try:
             os.replace(path, target)
         except OSError as move_exc:
-            raise StoreError(
-                f"result part {path} is unreadable and cannot be moved aside: {_os_message(move_exc)}"
+            raise StoreWriteError(
+                f"result part {path} is unreadable and cannot be moved aside: {_os_message(move_exc)}", move_exc
             ) from move_exc
         warnings.warn(
             f"result part {path} is unreadable ({exc}); moved it aside to {target.name} and its cells will be redone",
@@ -386,7 +400,7 @@ class ResultStore:
     # ------------------------------------------------------------------ writing
 
     def _atomic_write(self, final: Path, write: Any) -> None:
-        """Write ``final`` via a synced ``.tmp`` file and a rename; raise :class:`StoreError` on an OS error."""
+        """Write ``final`` via a synced ``.tmp`` file and a rename; raise :class:`StoreWriteError` on an OS error."""
         tmp = self.folder / f"{final.stem}-{uuid.uuid4().hex}{final.suffix}.tmp"
         if final.name.startswith(_PART_PREFIX):
             tmp = self.folder / f"{_PART_PREFIX}{uuid.uuid4().hex}{_PART_SUFFIX}.tmp"
@@ -401,8 +415,8 @@ class ResultStore:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            raise StoreError(
-                f"cannot write results to {self.folder}: {_os_message(exc)}; the rows written before are kept"
+            raise StoreWriteError(
+                f"cannot write results to {self.folder}: {_os_message(exc)}; the rows written before are kept", exc
             ) from exc
         _fsync_dir(self.folder)
 
@@ -464,7 +478,7 @@ class ResultStore:
 
         Raises:
             ValueError, TypeError: a row is malformed (the message names the column).
-            StoreError: the part cannot be written (disk full, no permission); the rows stay buffered.
+            StoreWriteError: the part cannot be written (disk full, no permission); the rows stay buffered.
 
         Example:
             >>> import tempfile
@@ -494,7 +508,7 @@ class ResultStore:
         """Write the buffered rows as one new part (nothing when the buffer is empty).
 
         Raises:
-            StoreError: the part cannot be written; the buffered rows are kept for the next try.
+            StoreWriteError: the part cannot be written; the buffered rows are kept for the next try.
         """
         if not self._buffer:
             return
@@ -535,7 +549,7 @@ class ResultStore:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise StoreError(f"cannot remove the merged part {part}: {_os_message(exc)}") from exc
+                raise StoreWriteError(f"cannot remove the merged part {part}: {_os_message(exc)}", exc) from exc
         _fsync_dir(self.folder)
         return path
 
