@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from zcnas.benchmarks import get_benchmark
-
 from zcnas.proxies.registry import register_proxy, unregister_proxy
 from zcnas.scoring.runner import ScoreSettings, plan_tasks, score_many
 from zcnas.scoring.store import ResultStore, StoreError
