@@ -282,10 +282,13 @@ def demo(
     workers: int = typer.Option(2, help="local processes"),
 ) -> None:
     """The main job on the shared data: score a seeded NB-201 sample with the paper's six plus params and
-    flops on real CIFAR-10 minibatches, correlate with 200-epoch CIFAR-10 test accuracy, write a report."""
+    flops on real CIFAR-10 minibatches, correlate with 200-epoch CIFAR-10 test accuracy, write a report; then a
+    tabular search with and without a zero-cost warmup."""
     from zcnas.pipeline import correlate as run_correlate
     from zcnas.pipeline import score as run_score
+    from zcnas.pipeline import search as run_search_study
     from zcnas.proxies.registry import paper_proxies
+    from zcnas.report.markdown import markdown_table
 
     typer.echo(f"scoring {sample} NB-201 cells on real CIFAR-10 minibatches of 64 -> {out}")
     summary = _run(lambda: run_score(out, space="nb201", sample=sample, seed=seed,
@@ -296,6 +299,14 @@ def demo(
                                         title=f"zcnas demo: {sample} NB-201 cells, CIFAR-10"))
     typer.echo(result.markdown)
     typer.echo(f"report: {result.path}")
+    typer.echo("searching NB-201 CIFAR-100 (tabular): aging evolution, plain and with a synflow warmup of 3000, "
+               "20 seeds x 100 trained models")
+    found = _run(lambda: run_search_study(Path(out) / "search", dataset="cifar100", algos=["evolution"],
+                                          warmup=3000, budget=100, seeds=20))
+    plain = _run(lambda: run_search_study(Path(out) / "search", dataset="cifar100", algos=["evolution"],
+                                          budget=100, seeds=20))
+    typer.echo(markdown_table(plain.summary, ".2f"))
+    typer.echo(f"search report: {found.report.parent / 'report.md'}")
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

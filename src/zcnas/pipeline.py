@@ -34,7 +34,13 @@ from zcnas.scoring.runner import ScoreSettings, ScoreSummary, score_many
 from zcnas.scoring.settings import MAX_SEED, check_int
 from zcnas.scoring.store import ResultStore
 from zcnas.search.base import get_searcher
-from zcnas.search.proxy_source import TableSource, find_score_table, load_score_table, scorer_source
+from zcnas.search.proxy_source import (
+    ComputedSource,
+    TableSource,
+    find_score_table,
+    load_score_table,
+    scorer_source,
+)
 from zcnas.search.study import LEVELS, run_search, summarise, variant_for
 from zcnas.search.study import paper_variants as figure_variants
 from zcnas.search.trainer import TabularTrainer
@@ -229,6 +235,18 @@ def correlate(
     return CorrelationResult(path, summary, markdown_table(summary))
 
 
+def _lazy_scorer(space: SearchSpace, dataset: str, proxy: str, store: Path) -> ComputedSource:
+    """A scorer source opened on first use: a score table that covers every cell asked for never opens it."""
+    opened: list[ComputedSource] = []
+
+    def score_fn(cells: list[str]) -> list[float]:
+        if not opened:
+            opened.append(scorer_source(space, dataset, proxy, store))
+        return opened[0].scores(cells).tolist()
+
+    return ComputedSource(score_fn, proxy)
+
+
 @dataclass
 class SearchResult:
     """A finished ``search``: the trajectories, their summary table and the report's path."""
@@ -297,7 +315,7 @@ def search(
             raise ValueError("warmup and move need a proxy; pass proxy=...")
         folder = Path(scores) if scores is not None else find_score_table(the_space, dataset, proxy, score_roots)
         if folder is not None:
-            fallback = scorer_source(the_space, dataset, proxy, Path(out) / "proxy_scores") \
+            fallback = _lazy_scorer(the_space, dataset, proxy, Path(out) / "proxy_scores") \
                 if proxy in list_proxies() else None
             source = TableSource(load_score_table(folder, proxy, the_space, dataset), proxy, fallback=fallback)
         elif proxy in list_proxies():

@@ -7,7 +7,8 @@ plain, move 10 / 100, warmup 1000 / 3000 / 15625; predictor: plain, warmup 256 /
 ``run_search`` writes each finished (algo, variant, seed) run as its own Parquet part under ``out/parts``
 (atomically), skips the parts already there, then writes ``out/trajectories.parquet`` with every part of the
 folder. A killed study resumes where it stopped; the same arguments give the same file. ``config.json`` keeps
-the settings that decide the numbers (space, dataset, budget, proxy); a folder made with others is refused.
+the settings that decide the numbers (space, dataset, budget, proxy); a folder made with others is refused
+(plain runs use no proxy, so they join a folder of any proxy).
 
 Example:
     >>> paper_variants("evolution")[:2]
@@ -87,9 +88,17 @@ def _part_name(algo: str, variant: Variant, seed: int) -> str:
 
 def _check_config(out: Path, config: Mapping[str, Any]) -> None:
     path = out / "config.json"
+    config = dict(config)
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
-        if old != dict(config):
+        if config.get("proxy") is None or old.get("proxy") is None:  # plain runs use no proxy: they fit either way
+            merged = old.get("proxy") or config.get("proxy")
+            if merged != old.get("proxy"):
+                old["proxy"] = merged
+                with atomic_open(path, "w") as f:
+                    json.dump(old, f, indent=2, sort_keys=True)
+            config["proxy"] = merged
+        if old != config:
             diff = {k: (old.get(k), config.get(k)) for k in set(old) | set(config) if old.get(k) != config.get(k)}
             raise ValueError(f"search folder {str(out)!r} was made with other settings {diff} (old, new); "
                              "use a new folder")
